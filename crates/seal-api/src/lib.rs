@@ -1,0 +1,2 @@
+//! The SealedSecret resource and its rules.
+mod template;

@@ -1,0 +1,1 @@
+//! Sealed-value format, RSA keys and certificates.
