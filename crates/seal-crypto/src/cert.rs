@@ -125,12 +125,20 @@ impl Certificate {
 
     /// Start of validity.
     pub fn not_before(&self) -> SystemTime {
-        self.cert.tbs_certificate.validity.not_before.to_system_time()
+        self.cert
+            .tbs_certificate
+            .validity
+            .not_before
+            .to_system_time()
     }
 
     /// End of validity.
     pub fn not_after(&self) -> SystemTime {
-        self.cert.tbs_certificate.validity.not_after.to_system_time()
+        self.cert
+            .tbs_certificate
+            .validity
+            .not_after
+            .to_system_time()
     }
 
     /// The subject's common name (the last one, as Go reads it), or `None` if it has none
@@ -208,7 +216,9 @@ impl Certificate {
             },
             subject: name,
             subject_public_key_info: SubjectPublicKeyInfoOwned::from_der(key.public().spki_der())
-                .map_err(|e| Error::bad_cert_from("failed to encode the public key", e))?,
+                .map_err(|e| {
+                Error::bad_cert_from("failed to encode the public key", e)
+            })?,
             issuer_unique_id: None,
             subject_unique_id: None,
             extensions: Some(vec![
@@ -241,7 +251,10 @@ impl Certificate {
     /// The signed part, for signature checks in tests.
     #[cfg(test)]
     pub(crate) fn tbs_der(&self) -> Vec<u8> {
-        self.cert.tbs_certificate.to_der().expect("it was decoded from DER")
+        self.cert
+            .tbs_certificate
+            .to_der()
+            .expect("it was decoded from DER")
     }
 
     /// The raw signature, for signature checks in tests.
@@ -296,9 +309,9 @@ fn x509_time(time: SystemTime) -> Result<Time> {
 
 /// `CN=<cn>`, as PrintableString when it fits that alphabet and UTF8String otherwise, as Go does.
 fn common_name_dn(cn: &str) -> Result<Name> {
-    let printable = cn.bytes().all(|b| {
-        b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b)
-    });
+    let printable = cn
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b));
     let tag = if printable {
         Tag::PrintableString
     } else {
@@ -329,7 +342,10 @@ fn extension(oid: ObjectIdentifier, value: &impl der::Encode) -> Result<Extensio
 /// A DirectoryString's text, for the string types names use in practice.
 fn directory_string(value: &Any) -> Option<String> {
     match value.tag() {
-        Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::TeletexString
+        Tag::Utf8String
+        | Tag::PrintableString
+        | Tag::Ia5String
+        | Tag::TeletexString
         | Tag::VisibleString => String::from_utf8(value.value().to_vec()).ok(),
         Tag::BmpString => {
             let units: Vec<u16> = value
@@ -367,5 +383,244 @@ pub(crate) fn go_date(time: &SystemTime) -> String {
             date.year()
         ),
         Err(_) => format!("{time:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use der::asn1::ObjectIdentifier as Oid;
+
+    use super::*;
+    use crate::test_support::{cert, key, read};
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    /// 2025-01-01T00:00:00Z.
+    const JAN_1_2025: u64 = 1_735_689_600;
+
+    #[test]
+    fn fixture_certificates_parse_with_empty_or_named_subjects() {
+        let empty = cert("rsa4096");
+        assert_eq!(empty.common_name(), None);
+        assert!(empty.inner().tbs_certificate.subject.0.is_empty());
+        assert_eq!(empty.not_before(), at(JAN_1_2025));
+        assert_eq!(*empty.public_key(), key("rsa4096").public_key());
+        let named = cert("rsa2048");
+        assert_eq!(named.common_name().as_deref(), Some("sealed-secret"));
+        assert_eq!(*named.public_key(), key("rsa2048").public_key());
+        assert_ne!(empty.serial_hex(), named.serial_hex());
+        assert!(format!("{named:?}").contains("sealed-secret"));
+    }
+
+    #[test]
+    fn expired_certificates_say_when_as_upstream_does() {
+        let expired = cert("expired");
+        let err = expired
+            .ensure_not_expired(SystemTime::now())
+            .expect_err("expired");
+        assert!(matches!(err, Error::Expired { .. }));
+        assert_eq!(
+            err.to_string(),
+            "failed to encrypt using an expired certificate on January 1, 2021"
+        );
+        // 2020-06-01 was inside its validity.
+        assert!(expired.ensure_not_expired(at(1_590_969_600)).is_ok());
+        assert!(
+            cert("rsa4096")
+                .ensure_not_expired(SystemTime::now())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn go_dates_have_no_padding() {
+        assert_eq!(go_date(&at(JAN_1_2025)), "January 1, 2025");
+        // 2021-12-25T23:59:59Z.
+        assert_eq!(go_date(&at(1_640_476_799)), "December 25, 2021");
+    }
+
+    #[test]
+    fn non_rsa_certificates_are_refused() {
+        assert!(matches!(
+            Certificate::from_pem(read("ec.crt").as_bytes()),
+            Err(Error::NotRsa)
+        ));
+    }
+
+    #[test]
+    fn input_without_a_certificate_is_bad_pem() {
+        for input in [String::new(), "junk".to_owned(), read("rsa2048.key")] {
+            assert!(matches!(
+                Certificate::from_pem(input.as_bytes()),
+                Err(Error::BadPem { .. })
+            ));
+            assert!(matches!(
+                Certificate::all_from_pem(input.as_bytes()),
+                Err(Error::BadPem { .. })
+            ));
+        }
+        assert!(matches!(
+            Certificate::from_der(b"\x30\x03\x02\x01\x00"),
+            Err(Error::BadCertificate { .. })
+        ));
+    }
+
+    #[test]
+    fn the_first_certificate_is_taken_and_others_skipped() {
+        let bundle = format!(
+            "{}{}{}",
+            read("rsa2048.key"),
+            read("rsa4096.crt"),
+            read("rsa2048.crt")
+        );
+        let first = Certificate::from_pem(bundle.as_bytes()).expect("parses");
+        assert_eq!(first.public_key().bits(), 4096);
+        let all = Certificate::all_from_pem(bundle.as_bytes()).expect("parses");
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1].public_key().bits(), 2048);
+    }
+
+    #[test]
+    fn pem_round_trips_byte_for_byte() {
+        for stem in ["rsa2048", "rsa4096", "rsa4096-b", "expired"] {
+            let original = read(&format!("{stem}.crt"));
+            let parsed = Certificate::from_pem(original.as_bytes()).expect("parses");
+            assert_eq!(parsed.to_pem(), original);
+            assert_eq!(
+                Certificate::from_der(parsed.der()).expect("parses").der(),
+                parsed.der()
+            );
+        }
+    }
+
+    fn extension_value(cert: &Certificate, oid: ObjectIdentifier) -> (bool, &[u8]) {
+        let ext = cert
+            .inner()
+            .tbs_certificate
+            .extensions
+            .as_ref()
+            .and_then(|exts| exts.iter().find(|e| e.extn_id == oid))
+            .expect("extension present");
+        (ext.critical, ext.extn_value.as_bytes())
+    }
+
+    fn check_upstream_profile(cert: &Certificate) {
+        let tbs = &cert.inner().tbs_certificate;
+        assert_eq!(tbs.version, Version::V3);
+        assert_eq!(tbs.subject, tbs.issuer);
+        assert_eq!(tbs.signature.oid, SHA256_WITH_RSA);
+        assert_eq!(cert.inner().signature_algorithm.oid, SHA256_WITH_RSA);
+        let (critical, key_usage) = extension_value(cert, KEY_USAGE);
+        assert!(critical);
+        assert_eq!(key_usage, [0x03, 0x02, 0x00, 0x01], "encipherOnly alone");
+        let (critical, basic) = extension_value(cert, BASIC_CONSTRAINTS);
+        assert!(critical);
+        assert_eq!(basic, [0x30, 0x03, 0x01, 0x01, 0xff], "CA:TRUE");
+    }
+
+    #[test]
+    fn fixture_certificates_have_the_upstream_profile() {
+        check_upstream_profile(&cert("rsa4096"));
+        check_upstream_profile(&cert("rsa2048"));
+    }
+
+    fn verify(cert: &Certificate) {
+        let tbs = cert.tbs_der();
+        let spki = SubjectPublicKeyInfoOwned::from_der(cert.public_key().spki_der()).expect("DER");
+        let pkcs1_public = spki.subject_public_key.raw_bytes();
+        #[cfg(feature = "aws-lc")]
+        {
+            use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+            UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, pkcs1_public)
+                .verify(&tbs, cert.signature())
+                .expect("aws-lc-rs verifies the signature");
+        }
+        #[cfg(feature = "pure-rust")]
+        {
+            use rsa::pkcs1::DecodeRsaPublicKey as _;
+            use rsa::signature::Verifier as _;
+            let public = rsa::RsaPublicKey::from_pkcs1_der(pkcs1_public).expect("rsa loads it");
+            let verifier = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(public);
+            let signature =
+                rsa::pkcs1v15::Signature::try_from(cert.signature()).expect("a signature");
+            verifier
+                .verify(&tbs, &signature)
+                .expect("rsa verifies the signature");
+        }
+        let _ = pkcs1_public;
+    }
+
+    #[test]
+    fn fixture_signatures_verify() {
+        verify(&cert("rsa2048"));
+        verify(&cert("rsa4096"));
+    }
+
+    #[test]
+    fn self_signed_certificates_have_the_upstream_profile_and_verify() {
+        let key = key("rsa2048");
+        for common_name in ["", "sealed-secret", "Ünïcode"] {
+            let params = CertParams {
+                common_name: common_name.to_owned(),
+                not_before: at(JAN_1_2025) + Duration::from_millis(1500),
+                validity: Duration::from_secs(87_600 * 3600),
+            };
+            let made = Certificate::self_signed(&key, &params).expect("builds");
+            check_upstream_profile(&made);
+            verify(&made);
+            assert_eq!(*made.public_key(), key.public_key());
+            assert_eq!(made.not_before(), at(JAN_1_2025 + 1));
+            assert_eq!(made.not_after(), at(JAN_1_2025 + 1 + 87_600 * 3600));
+            let tbs = &made.inner().tbs_certificate;
+            assert!(matches!(tbs.validity.not_before, Time::UtcTime(_)));
+            // 2034 is before 2050: UTCTime too.
+            assert!(matches!(tbs.validity.not_after, Time::UtcTime(_)));
+            if common_name.is_empty() {
+                assert_eq!(made.common_name(), None);
+                assert_eq!(tbs.subject.to_der().expect("DER"), [0x30, 0x00]);
+            } else {
+                assert_eq!(made.common_name().as_deref(), Some(common_name));
+            }
+            let serial = tbs.serial_number.as_bytes();
+            assert!(serial.len() <= 17 && !serial.is_empty());
+            assert!(made.serial_hex().len() <= 32);
+            let reparsed = Certificate::from_pem(made.to_pem().as_bytes()).expect("parses");
+            assert_eq!(reparsed.der(), made.der());
+            let (tls_key, tls_crt) = key_secret_data(&key, &made);
+            assert_eq!(*tls_key, read("rsa2048.key"));
+            assert_eq!(tls_crt, made.to_pem());
+        }
+    }
+
+    #[test]
+    fn validity_switches_to_generalized_time_in_2050() {
+        // 2049-12-31T00:00:00Z, valid for two days.
+        let params = CertParams {
+            common_name: String::new(),
+            not_before: at(2_524_521_600),
+            validity: Duration::from_secs(2 * 86_400),
+        };
+        let made = Certificate::self_signed(&key("rsa2048"), &params).expect("builds");
+        let validity = made.inner().tbs_certificate.validity;
+        assert!(matches!(validity.not_before, Time::UtcTime(_)));
+        assert!(matches!(validity.not_after, Time::GeneralTime(_)));
+        assert_eq!(go_date(&made.not_after()), "January 2, 2050");
+    }
+
+    #[test]
+    fn printable_common_names_are_printable_strings() {
+        let dn = common_name_dn("sealed-secret").expect("encodes");
+        let value = &dn.0[0].0.get(0).expect("one attribute").value;
+        assert_eq!(value.tag(), Tag::PrintableString);
+        let dn = common_name_dn("a_b").expect("encodes");
+        assert_eq!(
+            dn.0[0].0.get(0).expect("one attribute").value.tag(),
+            Tag::Utf8String
+        );
+        let _: Oid = COMMON_NAME;
     }
 }

@@ -78,7 +78,9 @@ impl PublicKey {
             return Err(Error::bad_key("the modulus is too small or even"));
         }
         if e_big.bits() < 2 || !e_big.bit(0) {
-            return Err(Error::bad_key("the public exponent is not an odd number above 1"));
+            return Err(Error::bad_key(
+                "the public exponent is not an odd number above 1",
+            ));
         }
         let pkcs1 = pkcs1::RsaPublicKey {
             modulus: n_uint,
@@ -135,12 +137,11 @@ impl PublicKey {
     /// [`Error::BadPem`] when there is no such block, otherwise as [`PublicKey::from_spki_der`].
     pub fn from_pem(pem: &str) -> Result<Self> {
         const EXPECTED: &str = "PUBLIC KEY";
-        let block = pem::first(pem.as_bytes(), &["PUBLIC KEY", "RSA PUBLIC KEY"]).ok_or(
-            Error::BadPem {
+        let block =
+            pem::first(pem.as_bytes(), &["PUBLIC KEY", "RSA PUBLIC KEY"]).ok_or(Error::BadPem {
                 expected: EXPECTED,
                 problem: "no such block",
-            },
-        )?;
+            })?;
         let der = block.decode().ok_or(Error::BadPem {
             expected: EXPECTED,
             problem: "invalid base64",
@@ -353,5 +354,192 @@ impl PrivateKey {
 
     pub(crate) fn backend(&self) -> &active::PrivKey {
         &self.backend
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use test_case::test_case;
+
+    use super::*;
+    use crate::test_support::{cert, key, read};
+
+    #[test_case("rsa2048", 2048)]
+    #[test_case("rsa4096", 4096)]
+    #[test_case("rsa4096-b", 4096)]
+    fn key_id_and_fingerprint_match_the_independent_generator(stem: &str, bits: usize) {
+        let public = key(stem).public_key();
+        assert_eq!(public.bits(), bits);
+        assert_eq!(public.modulus_len(), bits / 8);
+        assert_eq!(public.key_id(), read(&format!("{stem}.keyid")).trim());
+        assert_eq!(
+            public.fingerprint_sha256(),
+            read(&format!("{stem}.sha256")).trim()
+        );
+        assert_eq!(*cert(stem).public_key(), public);
+    }
+
+    /// The key ID computed here from scratch, straight from the PEM: base64 → DER → n, e →
+    /// SSH wire format → SHA-256 (the way `ssh-keygen -lf` does), sharing nothing with
+    /// `PublicKey::key_id` but the crates.
+    #[test]
+    fn key_id_is_the_openssh_sha256_fingerprint() {
+        let pem = read("rsa4096.key");
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .expect("fixture base64");
+        let parsed = pkcs1::RsaPrivateKey::from_der(&der).expect("fixture DER");
+        let mpint = |b: &[u8]| {
+            let mut v = if b[0] >= 0x80 { vec![0u8] } else { vec![] };
+            v.extend_from_slice(b);
+            v
+        };
+        let mut wire = Vec::new();
+        for field in [
+            b"ssh-rsa".to_vec(),
+            mpint(parsed.public_exponent.as_bytes()),
+            mpint(parsed.modulus.as_bytes()),
+        ] {
+            wire.extend_from_slice(&u32::try_from(field.len()).expect("small").to_be_bytes());
+            wire.extend_from_slice(&field);
+        }
+        let expected = format!(
+            "SHA256:{}",
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(Sha256::digest(&wire))
+        );
+        assert_eq!(key("rsa4096").public_key().key_id(), expected);
+        assert!(!expected.ends_with('='));
+    }
+
+    #[test]
+    fn ssh_mpints_get_a_zero_byte_before_a_set_high_bit() {
+        let mut out = Vec::new();
+        put_ssh_mpint(&mut out, &BigUint::from(0x80u32));
+        assert_eq!(out, [0, 0, 0, 2, 0, 0x80]);
+        out.clear();
+        put_ssh_mpint(&mut out, &BigUint::from(0x7fu32));
+        assert_eq!(out, [0, 0, 0, 1, 0x7f]);
+        out.clear();
+        put_ssh_mpint(&mut out, &BigUint::from(0u32));
+        assert_eq!(out, [0, 0, 0, 0]);
+        out.clear();
+        put_ssh_mpint(&mut out, &BigUint::from(65537u32));
+        assert_eq!(out, [0, 0, 0, 3, 1, 0, 1]);
+    }
+
+    #[test_case("rsa2048")]
+    #[test_case("rsa4096")]
+    fn pkcs1_and_pkcs8_load_the_same_key(stem: &str) {
+        let pkcs1 = key(stem);
+        let pkcs8 = PrivateKey::from_pem(&read(&format!("{stem}.pk8.key"))).expect("PKCS#8 loads");
+        assert_eq!(pkcs1.public_key().key_id(), pkcs8.public_key().key_id());
+        assert_eq!(pkcs1.public_key(), pkcs8.public_key());
+        // Both write the same PKCS#1 PEM back.
+        assert_eq!(*pkcs1.to_pkcs1_pem(), *pkcs8.to_pkcs1_pem());
+    }
+
+    #[test_case("rsa2048")]
+    #[test_case("rsa4096")]
+    fn pkcs1_pem_is_written_as_go_writes_it(stem: &str) {
+        let original = read(&format!("{stem}.key"));
+        let written = key(stem).to_pkcs1_pem();
+        assert_eq!(*written, original);
+        assert!(written.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
+        assert!(written.ends_with("\n-----END RSA PRIVATE KEY-----\n"));
+        assert!(written.lines().all(|l| l.len() <= 64));
+    }
+
+    #[test]
+    fn the_first_key_block_of_a_multi_block_file_is_used() {
+        let bundle = format!(
+            "{}{}{}",
+            read("rsa2048.crt"),
+            read("rsa2048.key"),
+            read("rsa4096.key")
+        );
+        let loaded = PrivateKey::from_pem(&bundle).expect("loads");
+        assert_eq!(loaded.modulus_len(), 256);
+    }
+
+    #[test]
+    fn bad_pem_is_refused_as_bad_pem() {
+        for input in ["", "not pem at all", &read("rsa2048.crt")] {
+            assert!(matches!(
+                PrivateKey::from_pem(input),
+                Err(Error::BadPem { .. })
+            ));
+        }
+        let broken = "-----BEGIN RSA PRIVATE KEY-----\n@@@@\n-----END RSA PRIVATE KEY-----\n";
+        assert!(matches!(
+            PrivateKey::from_pem(broken),
+            Err(Error::BadPem {
+                problem: "invalid base64",
+                ..
+            })
+        ));
+        let garbage_der =
+            "-----BEGIN RSA PRIVATE KEY-----\naGVsbG8=\n-----END RSA PRIVATE KEY-----\n";
+        assert!(matches!(
+            PrivateKey::from_pem(garbage_der),
+            Err(Error::BadKey { .. })
+        ));
+        assert!(matches!(
+            PublicKey::from_pem("nothing"),
+            Err(Error::BadPem { .. })
+        ));
+    }
+
+    #[test]
+    fn ec_keys_are_not_rsa() {
+        assert!(matches!(
+            PrivateKey::from_pem(&read("ec.key")),
+            Err(Error::NotRsa)
+        ));
+        let sec1 = "-----BEGIN EC PRIVATE KEY-----\naGVsbG8=\n-----END EC PRIVATE KEY-----\n";
+        assert!(matches!(PrivateKey::from_pem(sec1), Err(Error::NotRsa)));
+    }
+
+    #[test]
+    fn encrypted_keys_are_refused() {
+        let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\naGVsbG8=\n-----END RSA PRIVATE KEY-----\n";
+        let pkcs8 = "-----BEGIN ENCRYPTED PRIVATE KEY-----\naGVsbG8=\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        for input in [legacy, pkcs8] {
+            let err = PrivateKey::from_pem(input).err().expect("refused");
+            assert!(matches!(err, Error::BadKey { .. }));
+            assert!(err.to_string().contains("encrypted"), "{err}");
+        }
+    }
+
+    #[test]
+    fn public_keys_round_trip_through_spki_pem_and_pkcs1_pem() {
+        let public = key("rsa2048").public_key();
+        let spki_pem = pem::encode("PUBLIC KEY", &public.to_spki_der());
+        assert_eq!(PublicKey::from_pem(&spki_pem).expect("loads"), public);
+        assert_eq!(
+            PublicKey::from_spki_der(&public.to_spki_der()).expect("loads"),
+            public
+        );
+        let spki = SubjectPublicKeyInfoRef::from_der(public.spki_der()).expect("DER");
+        let pkcs1_pem = pem::encode(
+            "RSA PUBLIC KEY",
+            spki.subject_public_key.as_bytes().expect("bytes"),
+        );
+        assert_eq!(PublicKey::from_pem(&pkcs1_pem).expect("loads"), public);
+        assert!(format!("{public:?}").contains(&public.key_id()));
+    }
+
+    #[test]
+    fn generated_keys_work_and_odd_sizes_are_refused() {
+        let generated = PrivateKey::generate(2048).expect("generates");
+        assert_eq!(generated.modulus_len(), 256);
+        let reloaded = PrivateKey::from_pem(&generated.to_pkcs1_pem()).expect("reloads");
+        assert_eq!(reloaded.public_key(), generated.public_key());
+        let sealed = crate::seal(&generated.public_key(), b"l", b"p").expect("seals");
+        assert!(crate::open(&[&reloaded], b"l", &sealed).is_ok());
+        assert!(matches!(
+            PrivateKey::generate(1000),
+            Err(Error::UnsupportedKeySize { bits: 1000 })
+        ));
     }
 }

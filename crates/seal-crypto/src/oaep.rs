@@ -59,7 +59,8 @@ fn encode<R: RngCore + CryptoRng>(
 /// `out ^= MGF1-SHA-256(seed, out.len())`.
 fn mgf1_xor(out: &mut [u8], seed: &[u8]) {
     for (counter, chunk) in out.chunks_mut(H_LEN).enumerate() {
-        let counter = u32::try_from(counter).expect("an RSA block needs far fewer than 2^32 rounds");
+        let counter =
+            u32::try_from(counter).expect("an RSA block needs far fewer than 2^32 rounds");
         let mut mask = Sha256::new()
             .chain_update(seed)
             .chain_update(counter.to_be_bytes())
@@ -112,7 +113,11 @@ mod tests {
 
     #[test]
     fn encoding_decodes_back_by_the_rfc_steps() {
-        for (label, message) in [(&b""[..], &[7u8; 32][..]), (b"ns/name", b""), (b"ns", &[1; 190])] {
+        for (label, message) in [
+            (&b""[..], &[7u8; 32][..]),
+            (b"ns/name", b""),
+            (b"ns", &[1; 190]),
+        ] {
             let em = encode(&mut Counter(0), 256, label, message).expect("fits");
             assert_eq!(em.len(), 256);
             assert_eq!(decode(&em, label), message);
@@ -122,8 +127,14 @@ mod tests {
     #[test]
     fn the_longest_message_fits_and_one_more_byte_does_not() {
         assert!(encode(&mut Counter(0), 256, b"", &[0; 190]).is_ok());
-        assert!(matches!(encode(&mut Counter(0), 256, b"", &[0; 191]), Err(Error::Encrypt)));
-        assert!(matches!(encode(&mut Counter(0), 60, b"", b""), Err(Error::Encrypt)));
+        assert!(matches!(
+            encode(&mut Counter(0), 256, b"", &[0; 191]),
+            Err(Error::Encrypt)
+        ));
+        assert!(matches!(
+            encode(&mut Counter(0), 60, b"", b""),
+            Err(Error::Encrypt)
+        ));
     }
 
     #[test]

@@ -188,8 +188,9 @@ mod tests {
         let lines: Vec<&str> = pem.lines().collect();
         assert_eq!(lines[0], "-----BEGIN TEST-----");
         assert_eq!(lines[1].len(), 64);
-        assert_eq!(lines[2].len(), 136 - 64);
-        assert_eq!(lines[3], "-----END TEST-----");
+        assert_eq!(lines[2].len(), 64);
+        assert_eq!(lines[3].len(), 136 - 128);
+        assert_eq!(lines[4], "-----END TEST-----");
         assert!(!pem.contains('\r'));
         assert!(pem.ends_with("-----\n"));
         assert_eq!(pem.len(), encoded_len("TEST", 100));
@@ -204,9 +205,18 @@ mod tests {
         let found: Vec<_> = blocks(input.as_bytes()).collect();
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].label, "A");
-        assert_eq!(found[0].decode().as_deref().map(Vec::as_slice), Some(&b"hello"[..]));
+        assert_eq!(
+            found[0].decode().as_deref().map(Vec::as_slice),
+            Some(&b"hello"[..])
+        );
         assert_eq!(found[1].label, "B");
-        assert_eq!(first(input.as_bytes(), &["B"]).and_then(|b| b.decode()).as_deref().map(Vec::as_slice), Some(&b"world"[..]));
+        assert_eq!(
+            first(input.as_bytes(), &["B"])
+                .and_then(|b| b.decode())
+                .as_deref()
+                .map(Vec::as_slice),
+            Some(&b"world"[..])
+        );
         assert!(first(input.as_bytes(), &["C"]).is_none());
     }
 
@@ -215,13 +225,21 @@ mod tests {
         let input = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\naGVsbG8=\n-----END RSA PRIVATE KEY-----\n";
         let block = first(input.as_bytes(), &["RSA PRIVATE KEY"]).expect("a block");
         assert!(block.encrypted);
-        assert_eq!(block.decode().as_deref().map(Vec::as_slice), Some(&b"hello"[..]));
+        assert_eq!(
+            block.decode().as_deref().map(Vec::as_slice),
+            Some(&b"hello"[..])
+        );
     }
 
     #[test]
     fn bad_base64_does_not_decode() {
         let input = "-----BEGIN X-----\n!!!!\n-----END X-----\n";
-        assert!(first(input.as_bytes(), &["X"]).expect("a block").decode().is_none());
+        assert!(
+            first(input.as_bytes(), &["X"])
+                .expect("a block")
+                .decode()
+                .is_none()
+        );
     }
 
     #[test]
