@@ -154,9 +154,9 @@ fn good_vectors_open_with_the_right_key_among_many() {
     }
 }
 
-/// The other direction: the independent Python tool opens what this crate seals.
+/// The other direction: the independent Python tool opens what this crate seals. Needs
+/// `python3` with `cryptography` (`testdata/gen/requirements.txt`), which `.ci/test` installs.
 #[test]
-#[ignore = "needs python3 with the `cryptography` package: run with --ignored"]
 fn the_independent_python_tool_opens_what_we_seal() {
     let tool = testdata().join("gen/sealtool.py");
     for (stem, label, plaintext) in [
@@ -175,7 +175,7 @@ fn the_independent_python_tool_opens_what_we_seal() {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("python3 runs");
+            .expect("python3 runs (see testdata/gen/requirements.txt)");
         std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), sealed.as_bytes())
             .expect("writes");
         let output = child.wait_with_output().expect("finishes");
