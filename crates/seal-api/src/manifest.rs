@@ -1,0 +1,723 @@
+//! Reading and writing manifests: multi-document YAML, JSON streams, and kubeseal's output shapes.
+
+use std::fmt::Write as _;
+
+use k8s_openapi::api::core::v1::Secret;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::{Error, Result, SealedSecret};
+
+/// Output format of a manifest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// Pretty JSON, two-space indent, kubeseal's key order.
+    #[default]
+    Json,
+    /// YAML with sorted keys, each document preceded by `---`.
+    Yaml,
+}
+
+impl Format {
+    /// Guesses a document's format from its first non-blank byte: `{` or `[` is JSON.
+    pub fn sniff(input: &[u8]) -> Format {
+        match input.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{' | b'[') => Format::Json,
+            _ => Format::Yaml,
+        }
+    }
+}
+
+/// Largest manifest input accepted, so a runaway pipe cannot exhaust memory.
+pub const MAX_INPUT_BYTES: usize = 64 * 1024 * 1024;
+
+/// Parses a multi-document YAML stream or a stream of concatenated JSON values into documents.
+/// Empty and `null` documents are skipped.
+///
+/// # Errors
+///
+/// [`Error::Manifest`] when the input is too large, not UTF-8, or not YAML/JSON.
+pub fn read_documents(input: &[u8]) -> Result<Vec<Value>> {
+    if input.len() > MAX_INPUT_BYTES {
+        return Err(Error::manifest(format!(
+            "input is {} bytes, more than the {MAX_INPUT_BYTES} accepted",
+            input.len()
+        )));
+    }
+    let text = std::str::from_utf8(input).map_err(|e| {
+        Error::manifest(format!(
+            "input is not valid UTF-8 (invalid byte at offset {}); Ensure the input is valid and UTF-8 encoded",
+            e.valid_up_to()
+        ))
+    })?;
+    let docs: Vec<Value> = match Format::sniff(input) {
+        Format::Json => serde_json::Deserializer::from_str(text)
+            .into_iter::<Value>()
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::manifest(format!("invalid JSON: {e}")))?,
+        // YAML 1.2 booleans: a namespace called `n` or an item called `on` stays a string.
+        Format::Yaml => serde_saphyr::from_multiple_with_options::<Value>(
+            text,
+            serde_saphyr::options! { strict_booleans: true },
+        )
+        .map_err(|e| Error::manifest(format!("invalid YAML: {}", one_line(&e.to_string()))))?,
+    };
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Flattens `v1` `List` documents into their items.
+fn flatten_lists(docs: Vec<Value>) -> Vec<Value> {
+    let mut out = Vec::with_capacity(docs.len());
+    for doc in docs {
+        if doc.get("kind").and_then(Value::as_str) == Some("List") {
+            if let Some(Value::Array(items)) = doc.get("items") {
+                out.extend(flatten_lists(items.clone()));
+            }
+        } else {
+            out.push(doc);
+        }
+    }
+    out
+}
+
+fn check_kind(doc: &Value, index: usize, want_kind: &str, want_api: &str) -> Result<()> {
+    let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+    let api = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    if kind == want_kind && (api.is_empty() || api == want_api) {
+        return Ok(());
+    }
+    let what = if kind.is_empty() {
+        "an object without a kind".to_owned()
+    } else {
+        format!("a {api} {kind}")
+    };
+    Err(Error::manifest(format!(
+        "document {} is {what}, not a {want_api} {want_kind}; pass only {want_kind} objects",
+        index + 1
+    )))
+}
+
+/// Reads v1 Secrets from YAML or JSON: several documents, and `List`s of Secrets.
+///
+/// Each `data` value must be standard base64; a bad one is reported by item name.
+///
+/// # Errors
+///
+/// [`Error::NoSecrets`] when there is no document, [`Error::Manifest`] for anything unreadable
+/// or not a Secret.
+pub fn read_secrets(input: &[u8]) -> Result<Vec<Secret>> {
+    let docs = flatten_lists(read_documents(input)?);
+    if docs.is_empty() {
+        return Err(Error::NoSecrets);
+    }
+    docs.into_iter()
+        .enumerate()
+        .map(|(i, doc)| {
+            check_kind(&doc, i, "Secret", "v1")?;
+            if let Some(Value::Object(data)) = doc.get("data") {
+                for (name, value) in data {
+                    match value {
+                        Value::String(s) => {
+                            crate::b64::decode(s).map_err(|e| {
+                                Error::manifest(format!("secret data item {name:?} is not valid base64: {e}"))
+                            })?;
+                        }
+                        Value::Null => {}
+                        _ => {
+                            return Err(Error::manifest(format!(
+                                "secret data item {name:?} is not a string; data values are base64 strings"
+                            )));
+                        }
+                    }
+                }
+            }
+            if let Some(Value::Object(data)) = doc.get("stringData") {
+                if let Some((name, _)) = data.iter().find(|(_, v)| !(v.is_string() || v.is_null())) {
+                    return Err(Error::manifest(format!(
+                        "secret stringData item {name:?} is not a string; quote it"
+                    )));
+                }
+            }
+            serde_json::from_value::<Secret>(doc)
+                .map_err(|e| Error::manifest(format!("document {} is not a valid Secret: {e}", i + 1)))
+        })
+        .collect()
+}
+
+/// Reads SealedSecrets from YAML or JSON: several documents, and `List`s.
+///
+/// # Errors
+///
+/// [`Error::Manifest`] for anything unreadable or not a SealedSecret.
+pub fn read_sealed_secrets(input: &[u8]) -> Result<Vec<SealedSecret>> {
+    let docs = flatten_lists(read_documents(input)?);
+    docs.into_iter()
+        .enumerate()
+        .map(|(i, doc)| {
+            check_kind(&doc, i, "SealedSecret", "bitnami.com/v1alpha1")?;
+            serde_json::from_value::<SealedSecret>(doc).map_err(|e| {
+                Error::manifest(format!(
+                    "document {} is not a valid SealedSecret: {e}",
+                    i + 1
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Serializes any object to a JSON value.
+///
+/// # Errors
+///
+/// [`Error::Manifest`] when the object cannot be represented as JSON (not expected for API types).
+pub fn to_value<T: Serialize>(obj: &T) -> Result<Value> {
+    serde_json::to_value(obj).map_err(|e| Error::manifest(format!("cannot serialize: {e}")))
+}
+
+/// Adds `creationTimestamp: null` where Go's ObjectMeta would print it, at the top level and in a
+/// SealedSecret's template, as kubeseal's output has it.
+pub fn with_null_creation_timestamps(mut doc: Value) -> Value {
+    fn fill(meta: Option<&mut Value>) {
+        if let Some(Value::Object(m)) = meta {
+            m.entry("creationTimestamp").or_insert(Value::Null);
+        }
+    }
+    fill(doc.get_mut("metadata"));
+    fill(
+        doc.get_mut("spec")
+            .and_then(|s| s.get_mut("template"))
+            .and_then(|t| t.get_mut("metadata")),
+    );
+    doc
+}
+
+/// Renders a SealedSecret exactly as kubeseal prints it in `format`.
+///
+/// # Errors
+///
+/// As [`to_value`].
+pub fn sealed_secret_to_string(ss: &SealedSecret, format: Format) -> Result<String> {
+    let mut doc = to_value(ss)?;
+    if let Value::Object(m) = &mut doc {
+        m.remove("status");
+    }
+    Ok(write_document(&with_null_creation_timestamps(doc), format))
+}
+
+/// Renders one document in `format`: JSON pretty-printed with Go's key order for Kubernetes
+/// objects and a trailing newline, or YAML with sorted keys after a `---` line.
+pub fn write_document(doc: &Value, format: Format) -> String {
+    let mut out = String::new();
+    match format {
+        Format::Json => {
+            write_json(&mut out, doc, Ctx::Root, 0);
+            out.push('\n');
+        }
+        Format::Yaml => {
+            out.push_str("---\n");
+            write_yaml_document(&mut out, doc);
+        }
+    }
+    out
+}
+
+/// Renders one value as YAML (sorted keys, no leading `---`).
+pub fn to_yaml_string(doc: &Value) -> String {
+    let mut out = String::new();
+    write_yaml_document(&mut out, doc);
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON in Go's field order, with Go's HTML-safe escaping.
+
+#[derive(Clone, Copy, PartialEq)]
+enum Ctx {
+    Root,
+    Meta,
+    Spec,
+    Template,
+    Other,
+}
+
+const GO_OBJECT_META: &[&str] = &[
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
+
+fn key_order(ctx: Ctx, root_kind: Option<&str>) -> &'static [&'static str] {
+    match (ctx, root_kind) {
+        (Ctx::Root, Some("Secret")) => &[
+            "kind",
+            "apiVersion",
+            "metadata",
+            "immutable",
+            "data",
+            "stringData",
+            "type",
+        ],
+        (Ctx::Root, _) => &["kind", "apiVersion", "metadata", "spec", "status"],
+        (Ctx::Meta, _) => GO_OBJECT_META,
+        (Ctx::Spec, _) => &["template", "data", "encryptedData"],
+        (Ctx::Template, _) => &["metadata", "type", "immutable", "data"],
+        (Ctx::Other, _) => &[],
+    }
+}
+
+fn child_ctx(ctx: Ctx, key: &str) -> Ctx {
+    match (ctx, key) {
+        (Ctx::Root | Ctx::Template, "metadata") => Ctx::Meta,
+        (Ctx::Root, "spec") => Ctx::Spec,
+        (Ctx::Spec, "template") => Ctx::Template,
+        _ => Ctx::Other,
+    }
+}
+
+fn ordered_entries<'a>(m: &'a Map<String, Value>, order: &[&str]) -> Vec<(&'a String, &'a Value)> {
+    let mut entries: Vec<_> = m.iter().collect();
+    entries.sort_by_key(|(k, _)| {
+        let rank = order.iter().position(|o| o == k).unwrap_or(order.len());
+        (rank, (*k).clone())
+    });
+    entries
+}
+
+fn write_json(out: &mut String, v: &Value, ctx: Ctx, indent: usize) {
+    match v {
+        Value::Object(m) if m.is_empty() => out.push_str("{}"),
+        Value::Object(m) => {
+            let root_kind = if ctx == Ctx::Root {
+                m.get("kind").and_then(Value::as_str)
+            } else {
+                None
+            };
+            out.push_str("{\n");
+            let entries = ordered_entries(m, key_order(ctx, root_kind));
+            for (i, (k, val)) in entries.iter().enumerate() {
+                push_indent(out, indent + 1);
+                write_json_string(out, k);
+                out.push_str(": ");
+                write_json(out, val, child_ctx(ctx, k), indent + 1);
+                if i + 1 < entries.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            push_indent(out, indent);
+            out.push('}');
+        }
+        Value::Array(a) if a.is_empty() => out.push_str("[]"),
+        Value::Array(a) => {
+            out.push_str("[\n");
+            for (i, val) in a.iter().enumerate() {
+                push_indent(out, indent + 1);
+                write_json(out, val, Ctx::Other, indent + 1);
+                if i + 1 < a.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            push_indent(out, indent);
+            out.push(']');
+        }
+        Value::String(s) => write_json_string(out, s),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn push_indent(out: &mut String, level: usize) {
+    for _ in 0..level {
+        out.push_str("  ");
+    }
+}
+
+/// Writes a JSON string as Go's encoding/json does: `<`, `>`, `&`, U+2028 and U+2029 escaped.
+fn write_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+// ---------------------------------------------------------------------------------------------
+// YAML, in the block style of go-yaml with sorted keys.
+
+fn write_yaml_document(out: &mut String, v: &Value) {
+    match v {
+        Value::Object(m) if !m.is_empty() => write_yaml_map(out, m, 0),
+        Value::Array(a) if !a.is_empty() => write_yaml_seq(out, a, 0),
+        scalar => {
+            write_yaml_scalar(out, scalar);
+            out.push('\n');
+        }
+    }
+}
+
+fn sorted(m: &Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut entries: Vec<_> = m.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    entries
+}
+
+fn write_yaml_map(out: &mut String, m: &Map<String, Value>, indent: usize) {
+    for (i, (k, v)) in sorted(m).into_iter().enumerate() {
+        if i > 0 {
+            push_indent(out, indent);
+        }
+        write_yaml_str(out, k);
+        out.push(':');
+        write_yaml_value_after_key(out, v, indent);
+    }
+}
+
+fn write_yaml_value_after_key(out: &mut String, v: &Value, indent: usize) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            push_indent(out, indent + 1);
+            write_yaml_map(out, m, indent + 1);
+        }
+        Value::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            push_indent(out, indent);
+            write_yaml_seq(out, a, indent);
+        }
+        scalar => {
+            out.push(' ');
+            write_yaml_scalar(out, scalar);
+            out.push('\n');
+        }
+    }
+}
+
+fn write_yaml_seq(out: &mut String, a: &[Value], indent: usize) {
+    for (i, v) in a.iter().enumerate() {
+        if i > 0 {
+            push_indent(out, indent);
+        }
+        out.push_str("- ");
+        match v {
+            Value::Object(m) if !m.is_empty() => write_yaml_map(out, m, indent + 1),
+            Value::Array(inner) if !inner.is_empty() => write_yaml_seq(out, inner, indent + 1),
+            scalar => {
+                write_yaml_scalar(out, scalar);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn write_yaml_scalar(out: &mut String, v: &Value) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => write_yaml_str(out, s),
+        Value::Object(_) => out.push_str("{}"),
+        Value::Array(_) => out.push_str("[]"),
+    }
+}
+
+fn write_yaml_str(out: &mut String, s: &str) {
+    if yaml_plain_ok(s) {
+        out.push_str(s);
+    } else {
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                c if needs_escape(c) => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+}
+
+/// Characters YAML would not keep as they are inside a scalar.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+}
+
+/// Whether `s` can be written as a plain YAML scalar and read back as the same string under both
+/// YAML 1.1 (go-yaml, kubectl) and YAML 1.2 rules.
+fn yaml_plain_ok(s: &str) -> bool {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    if s.trim() != s || s.chars().any(needs_escape) {
+        return false;
+    }
+    if "-?:,[]{}#&*!|>'\"%@`=<~".contains(first)
+        && !(first == '-' && s.len() > 1 && !s.starts_with("- ") && !s.starts_with("---"))
+    {
+        return false;
+    }
+    if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
+        return false;
+    }
+    let lower = s.to_ascii_lowercase();
+    const RESERVED: &[&str] = &[
+        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".inf", "-.inf", "+.inf",
+        ".nan",
+    ];
+    if RESERVED.contains(&lower.as_str()) {
+        return false;
+    }
+    // Anything that looks like a number or a timestamp is quoted.
+    let numeric_start =
+        first.is_ascii_digit() || ((first == '-' || first == '+' || first == '.') && s.len() > 1);
+    if numeric_start {
+        let rest = s.trim_start_matches(['-', '+']);
+        let looks_numeric = rest.parse::<f64>().is_ok()
+            || rest.starts_with("0x")
+            || rest.starts_with("0o")
+            || rest.starts_with("0b")
+            || rest
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '_' || c == ':' || c == '.')
+            || (rest.len() >= 8
+                && rest.as_bytes()[4] == b'-'
+                && rest.as_bytes()[..4].iter().all(u8::is_ascii_digit));
+        if looks_numeric {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    #[test]
+    fn yaml_and_json_streams_are_read() {
+        let yaml = b"---\napiVersion: v1\nkind: Secret\nmetadata: {name: a}\n---\n---\nkind: Secret\napiVersion: v1\nmetadata:\n  name: b\n";
+        let docs = read_documents(yaml).expect("yaml");
+        assert_eq!(docs.len(), 2);
+        let json = br#"{"kind":"Secret","apiVersion":"v1","metadata":{"name":"a"}} {"kind":"Secret","apiVersion":"v1","metadata":{"name":"b"}}"#;
+        let secrets = read_secrets(json).expect("json");
+        assert_eq!(secrets.len(), 2);
+        assert_eq!(secrets[1].metadata.name.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn lists_are_unpacked_and_other_kinds_refused() {
+        let list = br#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Secret","metadata":{"name":"a"}},{"apiVersion":"v1","kind":"Secret","metadata":{"name":"b"}}]}"#;
+        assert_eq!(read_secrets(list).expect("list").len(), 2);
+        let cm = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n";
+        let err = read_secrets(cm).expect_err("configmap").to_string();
+        assert_eq!(
+            err,
+            "document 1 is a v1 ConfigMap, not a v1 Secret; pass only Secret objects"
+        );
+    }
+
+    #[test]
+    fn empty_input_has_no_secrets() {
+        for input in [&b""[..], b"\n---\n", b"   "] {
+            let err = read_secrets(input).expect_err("empty");
+            assert_eq!(
+                err.to_string(),
+                "no secrets found. Ensure the input is valid and UTF-8 encoded"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_base64_names_the_item() {
+        let doc = b"apiVersion: v1\nkind: Secret\nmetadata: {name: a}\ndata:\n  good: aGk=\n  bad: '!!!'\n";
+        let err = read_secrets(doc).expect_err("bad data").to_string();
+        assert!(
+            err.starts_with("secret data item \"bad\" is not valid base64"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported() {
+        let err = read_documents(b"kind: \xff\xfe")
+            .expect_err("binary")
+            .to_string();
+        assert!(err.contains("not valid UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_yaml_keys_are_refused() {
+        let doc = b"apiVersion: v1\nkind: Secret\nmetadata: {name: a}\nmetadata: {name: b}\n";
+        assert!(read_documents(doc).is_err());
+    }
+
+    #[test]
+    fn json_is_in_go_order_with_html_escapes() {
+        let doc = json!({
+            "spec": {"encryptedData": {"b": "x", "a": "y"}, "template": {"type": "Opaque", "metadata": {"namespace": "n", "name": "s", "creationTimestamp": null}}},
+            "metadata": {"namespace": "n", "name": "s", "annotations": {"x": "<&>"}},
+            "apiVersion": "bitnami.com/v1alpha1",
+            "kind": "SealedSecret",
+        });
+        let expected = r#"{
+  "kind": "SealedSecret",
+  "apiVersion": "bitnami.com/v1alpha1",
+  "metadata": {
+    "name": "s",
+    "namespace": "n",
+    "annotations": {
+      "x": "\u003c\u0026\u003e"
+    }
+  },
+  "spec": {
+    "template": {
+      "metadata": {
+        "name": "s",
+        "namespace": "n",
+        "creationTimestamp": null
+      },
+      "type": "Opaque"
+    },
+    "encryptedData": {
+      "a": "y",
+      "b": "x"
+    }
+  }
+}
+"#;
+        assert_eq!(write_document(&doc, Format::Json), expected);
+    }
+
+    #[test]
+    fn yaml_is_sorted_block_style() {
+        let doc = json!({"kind": "SealedSecret", "metadata": {"name": "s", "creationTimestamp": null, "labels": {}}, "list": ["a", {"k": "v", "j": 1}], "v": "true"});
+        let expected = "---\nkind: SealedSecret\nlist:\n- a\n- j: 1\n  k: v\nmetadata:\n  creationTimestamp: null\n  labels: {}\n  name: s\nv: \"true\"\n";
+        assert_eq!(write_document(&doc, Format::Yaml), expected);
+    }
+
+    #[test]
+    fn ambiguous_strings_are_quoted() {
+        for s in [
+            "",
+            "true",
+            "No",
+            "null",
+            "~",
+            "1",
+            "1.5",
+            "0x1f",
+            "1e3",
+            "2024-01-01",
+            "- a",
+            ": x",
+            "a: b",
+            "a #c",
+            " lead",
+            "trail ",
+            "#x",
+            "*a",
+            "&a",
+            "!t",
+            "|",
+            ">",
+            "%",
+            "@",
+            "`",
+            "{",
+            "[",
+            "'",
+            "\"",
+            "line\nbreak",
+            "12:30",
+            "<<",
+            "=",
+            "+1",
+            "-1",
+            ".5",
+        ] {
+            assert!(!yaml_plain_ok(s), "{s:?} must be quoted");
+        }
+        for s in [
+            "AgBy+/=",
+            "Opaque",
+            ".dockerconfigjson",
+            "kubernetes.io/tls",
+            "a-b",
+            "-x",
+            "hello world",
+            "sealedsecrets.bitnami.com/cluster-wide",
+        ] {
+            assert!(yaml_plain_ok(s), "{s:?} can be plain");
+        }
+    }
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(|i| json!(i)),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-zA-Z0-9 .:#-]{1,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn yaml_output_reads_back_identically(m in prop::collection::btree_map("[a-zA-Z0-9 .:#-]{1,8}", arb_json(), 1..4)) {
+            let doc = Value::Object(m.into_iter().collect());
+            let text = write_document(&doc, Format::Yaml);
+            let back = read_documents(text.as_bytes()).expect("reads back");
+            prop_assert_eq!(back, vec![doc]);
+        }
+
+        #[test]
+        fn json_output_reads_back_identically(m in prop::collection::btree_map("[a-zA-Z0-9 .:#-]{1,8}", arb_json(), 1..4)) {
+            let doc = Value::Object(m.into_iter().collect());
+            let text = write_document(&doc, Format::Json);
+            let back: Value = serde_json::from_str(&text).expect("reads back");
+            prop_assert_eq!(back, doc);
+        }
+    }
+}
