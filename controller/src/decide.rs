@@ -1,0 +1,673 @@
+//! Pure decisions of the reconcile loop: no `Client`, no clock, no I/O.
+//!
+//! - [`plan_write`]: what to do with the existing Secret (SPEC §6 ownership table).
+//! - [`Digest`], [`DigestKey`], [`spec_mac`], [`content_mac`]: the keyed digest that lets a
+//!   synced object skip decryption and that detects drift (SPEC §8).
+//! - [`next_status`]: the status conditions to write, or `None` when nothing changed.
+//! - [`event_for`]: the event to emit, only on change.
+
+use std::collections::BTreeMap;
+
+use hmac::{Hmac, Mac};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
+use seal_api::crypto::PrivateKey;
+use seal_api::{
+    ANNOTATION_DIGEST, ANNOTATION_MANAGED, ANNOTATION_PATCH, Scope, SealedSecret,
+    SealedSecretCondition, SealedSecretStatus, UnsealFailure,
+};
+use sha2::{Digest as _, Sha256};
+use zeroize::Zeroizing;
+
+/// Condition read by Argo CD; always at index 0.
+pub const SYNCED: &str = "Synced";
+/// kstatus' readiness condition, mirroring `Synced`.
+pub const READY: &str = "Ready";
+/// Present (True) only while a retry is pending.
+pub const RECONCILING: &str = "Reconciling";
+/// Present (True) only when the controller gave up until the spec, the Secret or the keys change.
+pub const STALLED: &str = "Stalled";
+
+/// Event reason: the Secret was written or `Synced` turned True.
+pub const EVENT_UNSEALED: &str = "Unsealed";
+/// Event reason: the SealedSecret could not be unsealed.
+pub const EVENT_UNSEAL_FAILED: &str = "ErrUnsealFailed";
+/// Event reason: the Secret could not be written.
+pub const EVENT_UPDATE_FAILED: &str = "ErrUpdateFailed";
+/// Message of the `Unsealed` event.
+pub const MESSAGE_UNSEALED: &str = "SealedSecret unsealed successfully";
+
+/// Why `Ready` is what it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadyReason {
+    /// The Secret is in place.
+    Unsealed,
+    /// No key opened the items, or a template failed.
+    UnsealFailed,
+    /// A Secret of that name exists and is neither ours, `managed` nor `patch`.
+    SecretConflict,
+    /// The existing Secret is immutable and its data differs.
+    ImmutableSecret,
+    /// The API refused or failed the write.
+    UpdateFailed,
+}
+
+impl ReadyReason {
+    /// The wire string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadyReason::Unsealed => "Unsealed",
+            ReadyReason::UnsealFailed => "UnsealFailed",
+            ReadyReason::SecretConflict => "SecretConflict",
+            ReadyReason::ImmutableSecret => "ImmutableSecret",
+            ReadyReason::UpdateFailed => "UpdateFailed",
+        }
+    }
+    /// The `unseal_errors_total` reason label.
+    pub fn metric_label(self) -> &'static str {
+        match self {
+            ReadyReason::Unsealed => "",
+            ReadyReason::UnsealFailed => "unseal",
+            ReadyReason::SecretConflict => "unmanaged",
+            ReadyReason::ImmutableSecret | ReadyReason::UpdateFailed => "update",
+        }
+    }
+}
+
+/// A failed reconcile, worded for status and events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// `Ready`'s reason.
+    pub reason: ReadyReason,
+    /// `Synced`'s message, upstream's text.
+    pub synced_message: String,
+    /// `Ready`'s message: upstream's text plus, for unseal failures, the likely mistake.
+    pub ready_message: String,
+    /// The event message.
+    pub event_message: String,
+    /// No retry will follow (until the spec, the Secret or the keys change).
+    pub stalled: bool,
+}
+
+impl Failure {
+    /// Nothing opened (or a template failed). `hint` is [`scope_hint`]'s output, if any.
+    pub fn unseal(message: &str, hint: Option<String>) -> Self {
+        let with_hint = match &hint {
+            Some(h) => format!("{message}; {h}"),
+            None => message.to_owned(),
+        };
+        Failure {
+            reason: ReadyReason::UnsealFailed,
+            synced_message: message.to_owned(),
+            ready_message: with_hint.clone(),
+            event_message: format!("Failed to unseal: {with_hint}"),
+            stalled: false,
+        }
+    }
+    /// A Secret of that name is not ours to write.
+    pub fn conflict(name: &str) -> Self {
+        let msg = unmanaged_message(name);
+        Failure {
+            reason: ReadyReason::SecretConflict,
+            synced_message: format!("failed update: {msg}"),
+            ready_message: msg.clone(),
+            event_message: msg,
+            stalled: true,
+        }
+    }
+    /// The existing Secret is immutable and would need a data change.
+    pub fn immutable(namespace: &str, name: &str) -> Self {
+        let msg = immutable_message(namespace, name);
+        Failure {
+            reason: ReadyReason::ImmutableSecret,
+            synced_message: msg.clone(),
+            ready_message: msg.clone(),
+            event_message: msg,
+            stalled: true,
+        }
+    }
+    /// The API failed the write; retried.
+    pub fn update(message: &str) -> Self {
+        Failure {
+            reason: ReadyReason::UpdateFailed,
+            synced_message: message.to_owned(),
+            ready_message: message.to_owned(),
+            event_message: message.to_owned(),
+            stalled: false,
+        }
+    }
+    /// The same failure, marked as given up.
+    pub fn stalled(mut self) -> Self {
+        self.stalled = true;
+        self
+    }
+    /// The event type, reason and message.
+    pub fn event(&self) -> EventSpec {
+        EventSpec {
+            warning: true,
+            reason: match self.reason {
+                ReadyReason::UnsealFailed => EVENT_UNSEAL_FAILED,
+                _ => EVENT_UPDATE_FAILED,
+            },
+            message: self.event_message.clone(),
+        }
+    }
+}
+
+/// Upstream's text for a Secret the controller may not touch.
+pub fn unmanaged_message(name: &str) -> String {
+    format!("Resource {name:?} already exists and is not managed by SealedSecret")
+}
+
+/// Upstream's text for an immutable target Secret.
+pub fn immutable_message(namespace: &str, name: &str) -> String {
+    format!(
+        "Error updating {namespace}/{name}: the target Secret is immutable. Once a Secret is marked as immutable, it is not possible to revert this change nor to mutate the contents of the data field. You can only delete and recreate the Secret."
+    )
+}
+
+/// Names the likely mistake when nothing opened under the declared scope but something opens
+/// under `likely`.
+pub fn scope_hint(ss: &SealedSecret, failure: &UnsealFailure) -> Option<String> {
+    let likely = failure.likely_scope?;
+    let declared = Scope::from_annotations(ss.metadata.annotations.as_ref());
+    Some(format!(
+        "likely mistake: the values were sealed with --scope {likely} but the SealedSecret declares scope {declared}; fix the scope annotation or reseal"
+    ))
+}
+
+/// What the reconcile ended with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The Secret is in place.
+    Synced,
+    /// It is not.
+    Failed(Failure),
+}
+
+/// An event to emit on the SealedSecret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventSpec {
+    /// `Warning` rather than `Normal`.
+    pub warning: bool,
+    /// `Unsealed`, `ErrUnsealFailed`, `ErrUpdateFailed`.
+    pub reason: &'static str,
+    /// The message.
+    pub message: String,
+}
+
+fn condition<'a>(
+    status: Option<&'a SealedSecretStatus>,
+    type_: &str,
+) -> Option<&'a SealedSecretCondition> {
+    status.and_then(|s| s.conditions.iter().find(|c| c.type_ == type_))
+}
+
+/// The event to emit, if any: on Secret create or change, when `Synced` turns True, and when a
+/// failure starts or its message changes. Never on a resync that changes nothing.
+pub fn event_for(
+    prev: Option<&SealedSecretStatus>,
+    outcome: &Outcome,
+    secret_written: bool,
+) -> Option<EventSpec> {
+    let synced = condition(prev, SYNCED);
+    match outcome {
+        Outcome::Synced => {
+            let was_true = synced.is_some_and(|c| c.status == "True");
+            (secret_written || !was_true).then(|| EventSpec {
+                warning: false,
+                reason: EVENT_UNSEALED,
+                message: MESSAGE_UNSEALED.to_owned(),
+            })
+        }
+        Outcome::Failed(f) => {
+            let same = synced.is_some_and(|c| {
+                c.status == "False" && c.message.as_deref() == Some(f.synced_message.as_str())
+            }) && condition(prev, READY)
+                .is_none_or(|c| c.message.as_deref() == Some(f.ready_message.as_str()));
+            (!same).then(|| f.event())
+        }
+    }
+}
+
+fn cond(
+    type_: &str,
+    status: bool,
+    reason: Option<&str>,
+    message: Option<String>,
+) -> SealedSecretCondition {
+    SealedSecretCondition {
+        type_: type_.to_owned(),
+        status: if status { "True" } else { "False" }.to_owned(),
+        last_update_time: None,
+        last_transition_time: None,
+        reason: reason.map(str::to_owned),
+        message,
+    }
+}
+
+/// The status after `outcome`, or `None` when nothing but timestamps would change.
+///
+/// `Synced` stays at index 0 in upstream's shape (message only when False, no reason); `Ready`
+/// mirrors it with a reason; `Reconciling` and `Stalled` appear only while True; conditions of
+/// other types are kept after ours. `lastTransitionTime` moves only when a status flips;
+/// `lastUpdateTime` moves on every change of that condition.
+pub fn next_status(
+    prev: Option<&SealedSecretStatus>,
+    generation: Option<i64>,
+    outcome: &Outcome,
+    now: &Time,
+) -> Option<SealedSecretStatus> {
+    let mut wanted = Vec::with_capacity(4);
+    match outcome {
+        Outcome::Synced => {
+            wanted.push(cond(SYNCED, true, None, None));
+            wanted.push(cond(
+                READY,
+                true,
+                Some(ReadyReason::Unsealed.as_str()),
+                None,
+            ));
+        }
+        Outcome::Failed(f) => {
+            wanted.push(cond(SYNCED, false, None, Some(f.synced_message.clone())));
+            wanted.push(cond(
+                READY,
+                false,
+                Some(f.reason.as_str()),
+                Some(f.ready_message.clone()),
+            ));
+            if f.stalled {
+                wanted.push(cond(
+                    STALLED,
+                    true,
+                    Some(f.reason.as_str()),
+                    Some(stalled_message(f)),
+                ));
+            } else {
+                wanted.push(cond(
+                    RECONCILING,
+                    true,
+                    Some("RetryingAfterError"),
+                    Some(f.ready_message.clone()),
+                ));
+            }
+        }
+    }
+    let ours = [SYNCED, READY, RECONCILING, STALLED];
+    let mut changed = prev.and_then(|p| p.observed_generation) != generation;
+    let mut conditions = Vec::with_capacity(wanted.len());
+    for mut c in wanted {
+        let old = condition(prev, &c.type_);
+        let same = old.is_some_and(|o| {
+            o.status == c.status && o.reason == c.reason && o.message == c.message
+        });
+        match old {
+            Some(o) if same => c = o.clone(),
+            Some(o) if o.status == c.status => {
+                changed = true;
+                c.last_update_time = Some(now.clone());
+                c.last_transition_time = o.last_transition_time.clone();
+            }
+            _ => {
+                changed = true;
+                c.last_update_time = Some(now.clone());
+                c.last_transition_time = Some(now.clone());
+            }
+        }
+        conditions.push(c);
+    }
+    // A Reconciling/Stalled that is no longer wanted disappears.
+    for old in prev.map(|p| p.conditions.as_slice()).unwrap_or_default() {
+        if ours.contains(&old.type_.as_str()) {
+            if !conditions.iter().any(|c| c.type_ == old.type_) {
+                changed = true;
+            }
+        } else {
+            conditions.push(old.clone());
+        }
+    }
+    // Order matters too: Synced must be first.
+    if prev
+        .and_then(|p| p.conditions.first())
+        .is_some_and(|c| c.type_ != SYNCED)
+    {
+        changed = true;
+    }
+    changed.then_some(SealedSecretStatus {
+        observed_generation: generation,
+        conditions,
+    })
+}
+
+fn stalled_message(f: &Failure) -> String {
+    match f.reason {
+        ReadyReason::SecretConflict => {
+            "waiting for the Secret to be deleted or annotated sealedsecrets.bitnami.com/managed: \"true\"".to_owned()
+        }
+        ReadyReason::ImmutableSecret => "waiting for the Secret to be deleted".to_owned(),
+        _ => "retries exhausted; waiting for a spec or key change".to_owned(),
+    }
+}
+
+/// True when the SealedSecret's status says `Synced` True for its current generation.
+pub fn synced_at_generation(ss: &SealedSecret) -> bool {
+    let status = ss.status.as_ref();
+    status.and_then(|s| s.observed_generation) == ss.metadata.generation
+        && status
+            .and_then(|s| s.conditions.first())
+            .is_some_and(|c| c.type_ == SYNCED && c.status == "True")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ownership and the write plan
+
+/// How the existing Secret relates to the SealedSecret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// Controlled by this SealedSecret (owner reference with its uid and `controller: true`).
+    Owned,
+    /// Annotated `managed: "true"` (and not `patch`).
+    Managed,
+    /// Annotated `patch: "true"`; `managed` says whether owner references are replaced too.
+    Patch {
+        /// Also `managed` (or owned).
+        managed: bool,
+    },
+    /// None of these: hands off.
+    Unmanaged,
+}
+
+fn annotated(meta: &ObjectMeta, key: &str) -> bool {
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .is_some_and(|v| v == "true")
+}
+
+/// True when `meta` has a controller owner reference with this uid.
+pub fn is_controlled_by(meta: &ObjectMeta, uid: &str) -> bool {
+    !uid.is_empty()
+        && meta
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|r| r.uid == uid && r.controller == Some(true))
+}
+
+/// Upstream's ownership rules over the existing Secret's own metadata.
+pub fn ownership(existing: &ObjectMeta, ss_uid: &str) -> Ownership {
+    let owned = is_controlled_by(existing, ss_uid);
+    let managed = annotated(existing, ANNOTATION_MANAGED);
+    if annotated(existing, ANNOTATION_PATCH) {
+        Ownership::Patch { managed }
+    } else if owned {
+        Ownership::Owned
+    } else if managed {
+        Ownership::Managed
+    } else {
+        Ownership::Unmanaged
+    }
+}
+
+/// What to do with the Secret.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Plan {
+    /// Create it.
+    Create(Secret),
+    /// Replace it (PUT, guarded by the existing resourceVersion).
+    Replace(Secret),
+    /// It already is as wanted.
+    Unchanged,
+    /// Not ours: no write.
+    Conflict(Failure),
+    /// Immutable and its data would change: no write.
+    Immutable(Failure),
+}
+
+/// Merges `desired` into `existing` per SPEC §6 and decides the write. `digest` computes the
+/// digest annotation over the merged Secret (its own annotation excluded) and is stored on it.
+pub fn plan_write(
+    existing: Option<&Secret>,
+    mut desired: Secret,
+    ss_uid: &str,
+    digest: impl Fn(&Secret) -> String,
+) -> Plan {
+    let Some(existing) = existing else {
+        let d = digest(&desired);
+        desired
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(ANNOTATION_DIGEST.to_owned(), d);
+        desired.metadata.resource_version = None;
+        return Plan::Create(desired);
+    };
+    let namespace = existing.metadata.namespace.clone().unwrap_or_default();
+    let name = existing.metadata.name.clone().unwrap_or_default();
+    let mut merged = existing.clone();
+    match ownership(&existing.metadata, ss_uid) {
+        Ownership::Unmanaged => return Plan::Conflict(Failure::conflict(&name)),
+        Ownership::Owned | Ownership::Managed => {
+            merged.data = desired.data.take();
+            merged.metadata.labels = desired.metadata.labels.take();
+            merged.metadata.annotations = desired.metadata.annotations.take();
+            merged.metadata.owner_references = desired.metadata.owner_references.take();
+        }
+        Ownership::Patch { managed } => {
+            let data = merged.data.get_or_insert_with(BTreeMap::new);
+            data.extend(desired.data.take().into_iter().flatten());
+            let labels = merged.metadata.labels.get_or_insert_with(BTreeMap::new);
+            labels.extend(desired.metadata.labels.take().into_iter().flatten());
+            let ann = merged
+                .metadata
+                .annotations
+                .get_or_insert_with(BTreeMap::new);
+            ann.extend(desired.metadata.annotations.take().into_iter().flatten());
+            if managed {
+                merged.metadata.owner_references = desired.metadata.owner_references.take();
+            }
+        }
+    }
+    merged.type_ = desired.type_.take();
+    merged.string_data = None;
+    // `immutable` can go false → true, never back.
+    if existing.immutable != Some(true) && desired.immutable == Some(true) {
+        merged.immutable = Some(true);
+    }
+    let d = digest(&merged);
+    merged
+        .metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(ANNOTATION_DIGEST.to_owned(), d);
+    if normalized(&merged) == normalized(existing) {
+        return Plan::Unchanged;
+    }
+    if existing.immutable == Some(true) && nonempty(&merged.data) != nonempty(&existing.data) {
+        return Plan::Immutable(Failure::immutable(&namespace, &name));
+    }
+    Plan::Replace(merged)
+}
+
+fn nonempty<T: Clone>(m: &Option<BTreeMap<String, T>>) -> BTreeMap<String, T> {
+    m.clone().unwrap_or_default()
+}
+
+/// The fields the controller writes, with empty and absent maps equal.
+#[allow(clippy::type_complexity)]
+fn normalized(
+    s: &Secret,
+) -> (
+    BTreeMap<String, k8s_openapi::ByteString>,
+    Option<String>,
+    BTreeMap<String, String>,
+    BTreeMap<String, String>,
+    Vec<OwnerReference>,
+    bool,
+) {
+    (
+        nonempty(&s.data),
+        s.type_.clone().filter(|t| !t.is_empty()),
+        nonempty(&s.metadata.labels),
+        nonempty(&s.metadata.annotations),
+        s.metadata.owner_references.clone().unwrap_or_default(),
+        s.immutable == Some(true),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The keyed digest
+
+/// HMAC key for digests, derived from one of the controller's private keys, so it is stable
+/// across restarts and replicas, unknown to anyone without the key, and never a plain hash of
+/// secret data.
+pub struct DigestKey(Zeroizing<[u8; 32]>);
+
+impl DigestKey {
+    /// `SHA-256("seal.dev/unsealed-digest/v1\0" ‖ PKCS#1 PEM of the private key)`.
+    pub fn derive(key: &PrivateKey) -> Self {
+        let pem = key.to_pkcs1_pem();
+        let mut h = Sha256::new();
+        h.update(b"seal.dev/unsealed-digest/v1\0");
+        h.update(pem.as_bytes());
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(&h.finalize());
+        DigestKey(out)
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref()).expect("HMAC takes any key length")
+    }
+}
+
+fn put(mac: &mut Hmac<Sha256>, bytes: &[u8]) {
+    mac.update(&(bytes.len() as u64).to_be_bytes());
+    mac.update(bytes);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// MAC over what the Secret is unsealed from: the SealedSecret's uid, namespace, name, scope
+/// annotations and spec (as JSON), and the IDs of the keys that opened it.
+pub fn spec_mac(key: &DigestKey, ss: &SealedSecret, key_ids: &[String]) -> String {
+    let mut mac = key.mac();
+    put(&mut mac, b"spec");
+    for s in [&ss.metadata.uid, &ss.metadata.namespace, &ss.metadata.name] {
+        put(&mut mac, s.as_deref().unwrap_or_default().as_bytes());
+    }
+    put(
+        &mut mac,
+        Scope::from_annotations(ss.metadata.annotations.as_ref())
+            .as_str()
+            .as_bytes(),
+    );
+    let spec = serde_json::to_vec(&ss.spec).expect("a SealedSecret spec serializes");
+    put(&mut mac, &spec);
+    for id in key_ids {
+        put(&mut mac, id.as_bytes());
+    }
+    hex(&mac.finalize().into_bytes())
+}
+
+/// MAC over what the controller wrote into the Secret: type, immutable, data, labels,
+/// annotations (except the digest itself) and owner references.
+pub fn content_mac(key: &DigestKey, secret: &Secret) -> String {
+    let mut mac = key.mac();
+    put(&mut mac, b"content");
+    put(
+        &mut mac,
+        secret.type_.as_deref().unwrap_or_default().as_bytes(),
+    );
+    put(&mut mac, &[u8::from(secret.immutable == Some(true))]);
+    let mut map = |tag: &[u8], m: &mut dyn Iterator<Item = (&String, &[u8])>| {
+        put(&mut mac, tag);
+        for (k, v) in m {
+            put(&mut mac, k.as_bytes());
+            put(&mut mac, v);
+        }
+    };
+    map(
+        b"data",
+        &mut secret
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k, v.0.as_slice())),
+    );
+    map(
+        b"labels",
+        &mut secret
+            .metadata
+            .labels
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k, v.as_bytes())),
+    );
+    map(
+        b"annotations",
+        &mut secret
+            .metadata
+            .annotations
+            .iter()
+            .flatten()
+            .filter(|(k, _)| k.as_str() != ANNOTATION_DIGEST)
+            .map(|(k, v)| (k, v.as_bytes())),
+    );
+    put(&mut mac, b"owners");
+    for r in secret.metadata.owner_references.iter().flatten() {
+        put(&mut mac, r.uid.as_bytes());
+        put(&mut mac, &[u8::from(r.controller == Some(true))]);
+    }
+    hex(&mac.finalize().into_bytes())
+}
+
+/// The digest annotation: `v1;<key ids, comma-separated>;<spec mac>;<content mac>`. The first
+/// key ID names the [`DigestKey`]; all are the keys that opened the object last (tried first
+/// next time). Key IDs are public; the MACs reveal nothing without the private key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digest {
+    /// Keys that opened the object, sorted; the first keys the MACs.
+    pub key_ids: Vec<String>,
+    /// [`spec_mac`].
+    pub spec: String,
+    /// [`content_mac`].
+    pub content: String,
+}
+
+impl Digest {
+    /// Parses an annotation value; `None` if it is not ours or malformed.
+    pub fn parse(value: &str) -> Option<Digest> {
+        let mut parts = value.split(';');
+        if parts.next()? != "v1" {
+            return None;
+        }
+        let key_ids: Vec<String> = parts.next()?.split(',').map(str::to_owned).collect();
+        let spec = parts.next()?.to_owned();
+        let content = parts.next()?.to_owned();
+        (parts.next().is_none() && !key_ids.is_empty() && !key_ids[0].is_empty()).then_some(
+            Digest {
+                key_ids,
+                spec,
+                content,
+            },
+        )
+    }
+
+    /// The digest of the Secret on `meta`, if any.
+    pub fn of(meta: &ObjectMeta) -> Option<Digest> {
+        Digest::parse(meta.annotations.as_ref()?.get(ANNOTATION_DIGEST)?)
+    }
+
+    /// The annotation value.
+    pub fn to_annotation(&self) -> String {
+        format!(
+            "v1;{};{};{}",
+            self.key_ids.join(","),
+            self.spec,
+            self.content
+        )
+    }
+}

@@ -1,0 +1,78 @@
+//! core/v1 Events on SealedSecrets, component `sealed-secrets`.
+//!
+//! Upstream's RBAC grants `events` create/patch in the core group only, so these are
+//! `v1/Event` objects written directly, not `events.k8s.io` (which kube-runtime's `Recorder`
+//! writes). Which event to emit, and when, is decided in [`crate::decide::event_for`].
+
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use kube::api::{Api, PostParams};
+use kube::{Client, ResourceExt};
+use seal_api::SealedSecret;
+
+use crate::decide::EventSpec;
+
+/// The event source component, as upstream.
+pub const COMPONENT: &str = "sealed-secrets";
+
+/// Writes core/v1 Events about SealedSecrets.
+#[derive(Clone)]
+pub struct Recorder {
+    client: Client,
+    instance: String,
+}
+
+impl Recorder {
+    /// A recorder reporting as `instance` (the pod name, or the host name).
+    pub fn new(client: Client, instance: impl Into<String>) -> Self {
+        Self {
+            client,
+            instance: instance.into(),
+        }
+    }
+
+    /// The Event object for `spec` about `ss`, at `now`.
+    pub fn build(&self, ss: &SealedSecret, spec: &EventSpec, now: jiff::Timestamp) -> Event {
+        let name = ss.name_any();
+        let nanos = now.as_nanosecond();
+        Event {
+            metadata: ObjectMeta {
+                name: Some(format!("{name}.{nanos:x}")),
+                namespace: ss.namespace(),
+                ..ObjectMeta::default()
+            },
+            involved_object: ObjectReference {
+                api_version: Some("bitnami.com/v1alpha1".to_owned()),
+                kind: Some("SealedSecret".to_owned()),
+                name: Some(name),
+                namespace: ss.namespace(),
+                uid: ss.uid(),
+                resource_version: ss.resource_version(),
+                field_path: None,
+            },
+            type_: Some(if spec.warning { "Warning" } else { "Normal" }.to_owned()),
+            reason: Some(spec.reason.to_owned()),
+            message: Some(spec.message.clone()),
+            source: Some(EventSource {
+                component: Some(COMPONENT.to_owned()),
+                host: None,
+            }),
+            first_timestamp: Some(Time(now)),
+            last_timestamp: Some(Time(now)),
+            count: Some(1),
+            reporting_component: Some(COMPONENT.to_owned()),
+            reporting_instance: Some(self.instance.clone()),
+            ..Event::default()
+        }
+    }
+
+    /// Emits the event. A failure is logged, never returned: events are best effort.
+    pub async fn publish(&self, ss: &SealedSecret, spec: &EventSpec) {
+        let event = self.build(ss, spec, jiff::Timestamp::now());
+        let ns = ss.namespace().unwrap_or_default();
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
+        if let Err(error) = api.create(&PostParams::default(), &event).await {
+            tracing::warn!(namespace = %ns, name = %ss.name_any(), reason = spec.reason, %error, "cannot record event");
+        }
+    }
+}
