@@ -7,10 +7,10 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The desired state of a SealedSecret: encrypted items and the template of the Secret to create.
-///
-/// `encryptedData` values are kept as raw JSON so that one malformed item (say, a number) does not
-/// make the whole object unreadable; [`SealedSecretSpec::encrypted_items`] checks them.
+// `encryptedData` values are kept as raw JSON so that one malformed item (say, a number) does not
+// make the whole object unreadable; `SealedSecretSpec::encrypted_items` checks them.
+
+/// SealedSecretSpec is the specification of a SealedSecret.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "bitnami.com",
@@ -32,14 +32,13 @@ pub struct SealedSecretSpec {
     pub template: SecretTemplateSpec,
 
     /// Data is deprecated and will be removed eventually. Use per-value EncryptedData instead.
-    ///
-    /// Standard base64 of a whole v1 Secret, as JSON, sealed as one value.
+    // (Standard base64 of a whole v1 Secret, as JSON, sealed as one value.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "byte_string_schema")]
     pub data: Option<String>,
 
-    /// Item name to the sealed value, in standard padded base64. Upstream writes `null` for a
-    /// v1 `data` object; that reads as empty.
+    /// Item name to the sealed value, in standard padded base64.
+    // Upstream writes `null` next to a v1 `data` blob; that reads as empty.
     #[serde(deserialize_with = "null_as_empty")]
     #[schemars(schema_with = "encrypted_data_schema")]
     pub encrypted_data: BTreeMap<String, serde_json::Value>,
@@ -58,15 +57,15 @@ pub struct SecretTemplateSpec {
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
 
-    /// Immutable, if set to true, ensures that data stored in the Secret cannot be updated
-    /// (only object metadata can be modified).
+    /// Immutable, if set to true, ensures that data stored in the Secret cannot be updated (only object metadata can be modified).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable: Option<bool>,
 
-    /// Keys that should be templated using decrypted data.
+    /// Keys that should be templated using decrypted data. Set a key with the same name as in
+    /// `encryptedData` to `null` to omit the unsealed data from the final secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "nullable_string_map_schema")]
-    pub data: Option<BTreeMap<String, String>>,
+    pub data: Option<BTreeMap<String, Option<String>>>,
 }
 
 impl SecretTemplateSpec {
@@ -84,7 +83,7 @@ pub struct SealedSecretStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 
-    /// The latest available observations; `Synced` stays at index 0.
+    /// The latest available observations of the object's state; Synced stays at index 0.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<SealedSecretCondition>,
 }
@@ -93,11 +92,11 @@ pub struct SealedSecretStatus {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SealedSecretCondition {
-    /// Type of condition: `Synced`, and ours: `Ready`, `Reconciling`, `Stalled`.
+    /// Type of condition: Synced (as upstream), Ready, Reconciling or Stalled.
     #[serde(rename = "type")]
     pub type_: String,
 
-    /// Status of the condition: `True`, `False` or `Unknown`.
+    /// Status of the condition: True, False or Unknown.
     pub status: String,
 
     /// The last time this condition was updated.

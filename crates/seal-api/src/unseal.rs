@@ -272,18 +272,25 @@ fn build_secret(
             .iter()
             .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
             .collect();
-        let rendered: Result<Vec<(String, Zeroizing<Vec<u8>>)>> = templates
+        // A `null` entry drops the item of that name from the Secret.
+        let rendered: Result<Vec<(String, Option<Zeroizing<Vec<u8>>>)>> = templates
             .iter()
-            .map(|(k, src)| {
-                template::render(k, src, &dot)
-                    .map(|s| (k.clone(), Zeroizing::new(s.into_bytes())))
-                    .map_err(|e| Error::Template(e.message))
+            .map(|(k, src)| match src {
+                None => Ok((k.clone(), None)),
+                Some(src) => template::render(k, src, &dot)
+                    .map(|s| (k.clone(), Some(Zeroizing::new(s.into_bytes()))))
+                    .map_err(|e| Error::Template(e.message)),
             })
             .collect();
         for v in dot.values_mut() {
             v.zeroize();
         }
-        data.extend(rendered?);
+        for (k, v) in rendered? {
+            match v {
+                Some(v) => data.insert(k, v),
+                None => data.remove(&k),
+            };
+        }
     }
 
     for (k, v) in data {

@@ -662,17 +662,22 @@ fn templates_render_over_decrypted_items() {
     ss.spec.template.data = Some(BTreeMap::from([
         (
             "url".into(),
-            "postgres://{{ .username }}:{{ index . \"password\" }}@db".into(),
+            Some("postgres://{{ .username }}:{{ index . \"password\" }}@db".into()),
         ),
-        ("username".into(), "{{ .username | upper }}".into()),
+        ("username".into(), Some("{{ .username | upper }}".into())),
+        ("api-token".into(), None),
     ]));
     let items = unsealed_items(&ss, &keyring(&["rsa2048"]));
     assert_eq!(items["url"], b"postgres://admin:s3cr3t@db");
     assert_eq!(items["username"], b"ADMIN");
+    assert!(
+        !items.contains_key("api-token"),
+        "a null template entry drops the item"
+    );
 
     ss.spec.template.data = Some(BTreeMap::from([(
         "bad".into(),
-        "{{ env \"HOME\" }}".into(),
+        Some("{{ env \"HOME\" }}".into()),
     )]));
     let err =
         unseal(&ss, &keyring(&["rsa2048"]), &UnsealOptions::default()).expect_err("forbidden");
@@ -696,7 +701,7 @@ fn templates_work_with_empty_encrypted_data() {
     .expect("seals");
     ss.spec.template.data = Some(BTreeMap::from([(
         "static".into(),
-        "value-{{ .missing }}".into(),
+        Some("value-{{ .missing }}".into()),
     )]));
     let items = unsealed_items(&ss, &keyring(&["rsa2048"]));
     assert_eq!(items["static"], b"value-<no value>");
