@@ -15,6 +15,9 @@ use crate::decide::EventSpec;
 /// The event source component, as upstream.
 pub const COMPONENT: &str = "sealed-secrets";
 
+/// Reason of the Warning event on a malformed key Secret.
+pub const EVENT_BAD_KEY: &str = "ErrInvalidKey";
+
 /// Writes core/v1 Events about SealedSecrets.
 #[derive(Clone)]
 pub struct Recorder {
@@ -63,6 +66,50 @@ impl Recorder {
             reporting_component: Some(COMPONENT.to_owned()),
             reporting_instance: Some(self.instance.clone()),
             ..Event::default()
+        }
+    }
+
+    /// Emits a Warning event on a key Secret that cannot be loaded (SPEC §7).
+    pub async fn publish_bad_key(
+        &self,
+        secret: &k8s_openapi::api::core::v1::Secret,
+        message: String,
+    ) {
+        let now = jiff::Timestamp::now();
+        let name = secret.name_any();
+        let ns = secret.namespace().unwrap_or_default();
+        let event = Event {
+            metadata: ObjectMeta {
+                name: Some(format!("{name}.{:x}", now.as_nanosecond())),
+                namespace: Some(ns.clone()),
+                ..ObjectMeta::default()
+            },
+            involved_object: ObjectReference {
+                api_version: Some("v1".to_owned()),
+                kind: Some("Secret".to_owned()),
+                name: Some(name.clone()),
+                namespace: Some(ns.clone()),
+                uid: secret.uid(),
+                resource_version: secret.resource_version(),
+                field_path: None,
+            },
+            type_: Some("Warning".to_owned()),
+            reason: Some(EVENT_BAD_KEY.to_owned()),
+            message: Some(message),
+            source: Some(EventSource {
+                component: Some(COMPONENT.to_owned()),
+                host: None,
+            }),
+            first_timestamp: Some(Time(now)),
+            last_timestamp: Some(Time(now)),
+            count: Some(1),
+            reporting_component: Some(COMPONENT.to_owned()),
+            reporting_instance: Some(self.instance.clone()),
+            ..Event::default()
+        };
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
+        if let Err(error) = api.create(&PostParams::default(), &event).await {
+            tracing::warn!(namespace = %ns, name = %name, %error, "cannot record event");
         }
     }
 

@@ -200,19 +200,19 @@ impl Elector {
 /// lease on the way out.
 pub async fn run(
     client: Client,
-    namespace: &str,
+    namespace: String,
     identity: String,
     timing: Timing,
     tx: watch::Sender<bool>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let mut elector = Elector {
-        api: Api::namespaced(client, namespace),
+        api: Api::namespaced(client, &namespace),
         identity,
         timing,
         observed: None,
     };
-    tracing::info!(identity = %elector.identity, namespace, lease = LEASE_NAME, "leader election started");
+    tracing::info!(identity = %elector.identity, %namespace, lease = LEASE_NAME, "leader election started");
     tokio::pin!(shutdown);
     let mut last_renew: Option<Instant> = None;
     loop {

@@ -1,11 +1,26 @@
-//! seal-controller: unseals SealedSecrets into Secrets.
+//! `controller`: unseals SealedSecrets into Secrets (a drop-in for the Sealed Secrets controller).
+use std::process::ExitCode;
+
 use clap::Parser;
+use seal_controller::config::Config;
 
-/// Unseal SealedSecrets into Secrets and own the sealing keys.
-#[derive(Parser)]
-#[command(name = "controller", version)]
-struct Cli {}
-
-fn main() {
-    let _ = Cli::parse();
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cfg = Config::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(cfg.log_filter()));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if cfg.log_json() {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    match seal_controller::run(cfg).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
