@@ -574,3 +574,303 @@ async fn requests_are_counted_and_served_as_metrics() {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The key manager against the API double.
+
+mod key_manager {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use kube_double::ApiDouble;
+    use seal_controller::keys::{KeyError, controller_namespace, run_key_manager};
+    use tokio::sync::watch;
+
+    use super::*;
+
+    struct Running {
+        api: ApiDouble,
+        ns: String,
+        store: KeyStore,
+        ready: Arc<Readiness>,
+        bad: Arc<Mutex<Vec<String>>>,
+        leader: watch::Sender<bool>,
+        task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    }
+
+    impl Drop for Running {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    fn secret_json(name: &str, stem: &str, label: Option<&str>, ns: &str) -> Value {
+        let mut s = key_secret(stem, 0);
+        s.metadata.name = Some(name.to_owned());
+        s.metadata.namespace = Some(ns.to_owned());
+        s.metadata.creation_timestamp = None;
+        s.metadata.labels =
+            label.map(|v| BTreeMap::from([(LABEL_SEALED_SECRETS_KEY.to_owned(), v.to_owned())]));
+        serde_json::to_value(&s).expect("serialises")
+    }
+
+    async fn start(api: ApiDouble, args: &[&str], leading: bool) -> Running {
+        let ns = controller_namespace();
+        let store = KeyStore::new();
+        let ready = Arc::new(Readiness::default());
+        ready.set_caches_synced();
+        let bad = Arc::new(Mutex::new(Vec::new()));
+        let (leader, leader_rx) = watch::channel(leading);
+        let seen = Arc::clone(&bad);
+        let task = tokio::spawn(run_key_manager(
+            api.client(),
+            Arc::new(config(args)),
+            store.clone(),
+            leader_rx,
+            Arc::clone(&ready),
+            move |s: &Secret, _: &KeyError| {
+                seen.lock()
+                    .expect("lock")
+                    .push(s.metadata.name.clone().unwrap_or_default());
+            },
+        ));
+        Running {
+            api,
+            ns,
+            store,
+            ready,
+            bad,
+            leader,
+            task,
+        }
+    }
+
+    async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !cond() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting: {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn secrets(r: &Running) -> Vec<Value> {
+        r.api.list("v1", "Secret", Some(&r.ns))
+    }
+
+    fn set_label(r: &Running, name: &str, value: Option<&str>) {
+        r.api
+            .modify("v1", "Secret", Some(&r.ns), name, |o| {
+                let labels = &mut o["metadata"]["labels"];
+                match value {
+                    Some(v) => {
+                        if !labels.is_object() {
+                            *labels = serde_json::json!({});
+                        }
+                        labels[LABEL_SEALED_SECRETS_KEY] = Value::String(v.to_owned());
+                    }
+                    None => *labels = Value::Null,
+                }
+            })
+            .expect("modified");
+    }
+
+    #[tokio::test]
+    async fn key_secrets_are_hot_reloaded() {
+        let api = ApiDouble::start().await;
+        let ns = controller_namespace();
+        api.insert(secret_json(
+            "sealed-secrets-keyaaaaa",
+            "rsa2048",
+            Some("active"),
+            &ns,
+        ));
+        api.insert(secret_json("sealed-secrets-key", "rsa4096", None, &ns));
+        api.insert(secret_json("unrelated", "rsa4096-b", None, &ns));
+        let mut broken = secret_json("sealed-secrets-keybad", "rsa2048", Some("active"), &ns);
+        broken["data"]["tls.key"] = Value::String(seal_api::encode_base64(&read("keys/ec.key")));
+        api.insert(broken);
+        let r = start(api, &["--key-renew-period=0"], false).await;
+
+        wait_for("keys loaded", || r.ready.is_ready()).await;
+        assert_eq!(r.store.len(), 2, "the labelled key and the legacy one");
+        assert_eq!(*r.bad.lock().expect("lock"), ["sealed-secrets-keybad"]);
+
+        set_label(&r, "sealed-secrets-keyaaaaa", Some("compromised"));
+        wait_for("compromised key dropped", || r.store.len() == 1).await;
+        set_label(&r, "sealed-secrets-keyaaaaa", None);
+        set_label(&r, "sealed-secrets-keyaaaaa", Some("active"));
+        wait_for("reactivated key loaded", || r.store.len() == 2).await;
+        r.api
+            .delete("v1", "Secret", Some(&r.ns), "sealed-secrets-keyaaaaa")
+            .expect("deleted");
+        wait_for("deleted key dropped", || r.store.len() == 1).await;
+        assert_eq!(r.store.key_ids(), [key_id("rsa4096")]);
+
+        // The legacy Secret relabelled away, then a new key added.
+        set_label(&r, "sealed-secrets-key", Some("compromised"));
+        wait_for("legacy key dropped", || r.store.is_empty()).await;
+        r.api.insert(secret_json(
+            "sealed-secrets-keybbbbb",
+            "rsa4096-b",
+            Some("active"),
+            &r.ns,
+        ));
+        wait_for("new key loaded", || r.store.len() == 1).await;
+        assert_eq!(r.store.key_ids(), [key_id("rsa4096-b")]);
+
+        // Fixing the broken Secret registers it.
+        r.api
+            .modify("v1", "Secret", Some(&r.ns), "sealed-secrets-keybad", |o| {
+                o["data"]["tls.key"] =
+                    Value::String(seal_api::encode_base64(&read("keys/rsa2048.key")));
+            })
+            .expect("modified");
+        wait_for("fixed key loaded", || r.store.len() == 2).await;
+
+        // Not the leader: nothing was generated.
+        assert_eq!(secrets(&r).len(), 4, "four seeded and one deleted");
+    }
+
+    #[tokio::test]
+    async fn without_watching_keys_are_loaded_once() {
+        let api = ApiDouble::start().await;
+        let ns = controller_namespace();
+        api.insert(secret_json(
+            "sealed-secrets-keyaaaaa",
+            "rsa2048",
+            Some("active"),
+            &ns,
+        ));
+        api.insert(secret_json("sealed-secrets-key", "rsa4096", None, &ns));
+        let r = start(
+            api,
+            &["--watch-for-secrets=false", "--key-renew-period=0"],
+            false,
+        )
+        .await;
+        wait_for("keys loaded", || r.ready.is_ready()).await;
+        assert_eq!(r.store.len(), 2);
+        r.api.insert(secret_json(
+            "sealed-secrets-keybbbbb",
+            "rsa4096-b",
+            Some("active"),
+            &r.ns,
+        ));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(r.store.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_leader_generates_a_key_when_there_is_none() {
+        let api = ApiDouble::start().await;
+        let r = start(
+            api,
+            &[
+                "--key-size=2048",
+                "--key-renew-period=0",
+                "--my-cn=seal-test",
+                "--privatekey-labels=team=a",
+                "--privatekey-annotations=note=x",
+            ],
+            false,
+        )
+        .await;
+        wait_for("keys loaded", || r.ready.is_ready()).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(secrets(&r).is_empty(), "a standby generates nothing");
+
+        r.leader.send(true).expect("manager alive");
+        wait_for("key generated", || r.store.len() == 1).await;
+        let created = secrets(&r);
+        assert_eq!(created.len(), 1);
+        let s = &created[0];
+        assert_eq!(s["type"], "kubernetes.io/tls");
+        assert_eq!(s["metadata"]["generateName"], "sealed-secrets-key");
+        assert!(
+            s["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("sealed-secrets-key") && n.len() > 18)
+        );
+        assert_eq!(s["metadata"]["labels"][LABEL_SEALED_SECRETS_KEY], "active");
+        assert_eq!(s["metadata"]["labels"]["team"], "a");
+        assert_eq!(s["metadata"]["annotations"]["note"], "x");
+        let cert = Certificate::from_pem(r.store.newest_cert_pem().expect("cert").as_bytes())
+            .expect("parses");
+        assert_eq!(cert.common_name().as_deref(), Some("seal-test"));
+        assert_eq!(cert.public_key().bits(), 2048);
+
+        // Renewal is off: nothing more.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(secrets(&r).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_leader_renews_a_stale_key_once() {
+        // The fixture key's certificate is from 2025-01-01: older than a 720h period.
+        let api = ApiDouble::start().await;
+        let ns = controller_namespace();
+        api.insert(secret_json(
+            "sealed-secrets-keyaaaaa",
+            "rsa2048",
+            Some("active"),
+            &ns,
+        ));
+        let r = start(api, &["--key-size=2048"], true).await;
+        wait_for("key renewed", || r.store.len() == 2).await;
+        assert_ne!(
+            r.store.key_ids()[0],
+            key_id("rsa2048"),
+            "the new key is the newest"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            secrets(&r).len(),
+            2,
+            "one renewal, then the next is a period away"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_leader_honours_the_cutoff_time() {
+        let api = ApiDouble::start().await;
+        let ns = controller_namespace();
+        api.insert(secret_json(
+            "sealed-secrets-keyaaaaa",
+            "rsa2048",
+            Some("active"),
+            &ns,
+        ));
+        // A cutoff before the key's NotBefore: nothing to do.
+        let r = start(
+            api.clone(),
+            &[
+                "--key-size=2048",
+                "--key-renew-period=0",
+                "--key-cutoff-time=Mon, 02 Jan 2006 15:04:05 -0700",
+            ],
+            true,
+        )
+        .await;
+        wait_for("keys loaded", || r.ready.is_ready()).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(r.store.len(), 1);
+        drop(r);
+
+        // A cutoff after it: a new key at start.
+        let r = start(
+            api,
+            &[
+                "--key-size=2048",
+                "--key-renew-period=0",
+                "--key-cutoff-time=Mon, 02 Jun 2025 00:00:00 +0000",
+            ],
+            true,
+        )
+        .await;
+        wait_for("key generated", || r.store.len() == 2).await;
+        assert_eq!(secrets(&r).len(), 2);
+    }
+}
