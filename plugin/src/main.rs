@@ -1,11 +1,23 @@
-//! kubectl-seal: seal Kubernetes Secrets for the Sealed Secrets controller.
-use clap::Parser;
+//! kubectl-seal: seal Kubernetes Secrets for the Sealed Secrets controller (also runs as `kubeseal`).
+use std::io::ErrorKind;
+use std::process::ExitCode;
 
-/// Seal Kubernetes Secrets so they can be stored in Git.
-#[derive(Parser)]
-#[command(name = "kubectl-seal", version)]
-struct Cli {}
-
-fn main() {
-    let _ = Cli::parse();
+fn main() -> ExitCode {
+    let cli = kubectl_seal::parse_args(std::env::args_os());
+    match kubectl_seal::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let broken_pipe = err.chain().any(|cause| {
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
+                return ExitCode::SUCCESS;
+            }
+            let msg = format!("{err:#}").replace('\n', "; ");
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
 }
