@@ -110,7 +110,7 @@ pub struct Config {
     #[arg(long, env = "SEALED_SECRETS_LABEL_SELECTOR", default_value = "")]
     pub label_selector: String,
 
-    /// Number of allowed sustained requests per second for the verify endpoint.
+    /// Number of allowed sustained requests per second for the verify endpoint (0: no limit).
     #[arg(long, env = "SEALED_SECRETS_RATE_LIMIT", default_value_t = 2)]
     pub rate_limit: u32,
 
@@ -719,8 +719,8 @@ mod tests {
         assert_eq!(cfg.key_renew_period, Duration::from_secs(90 * 60));
         assert_eq!(cfg.privatekey_labels["a"], "b");
         assert_eq!(cfg.additional_namespaces, ["x", "y"]);
-        let err = Config::try_parse_from(["controller"]);
-        assert!(err.is_ok());
+        let from_env_only = Config::try_parse_from(["controller"]).expect("env values parse");
+        assert_eq!(from_env_only.key_size, 3072);
     }
 
     #[test]

@@ -142,6 +142,7 @@ pub async fn serve(
     .with_context(|| format!("HTTP server on {addr} failed"))
 }
 
+/// A timeout of zero means none, as in Go's `http.Server`; an hour stands in for "none".
 fn nonzero(d: Duration) -> Duration {
     if d.is_zero() {
         Duration::from_secs(3600)

@@ -311,6 +311,17 @@ impl Metrics {
     }
 }
 
+/// Keeps the `keys` gauge equal to the number of keys in `store`; runs until `store` is gone.
+pub async fn track_key_count(metrics: std::sync::Arc<Metrics>, store: crate::keys::KeyStore) {
+    let mut changes = store.changes();
+    loop {
+        metrics.set_key_count(store.len());
+        if changes.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,6 +357,43 @@ mod tests {
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }
+    }
+
+    #[tokio::test]
+    async fn key_count_follows_the_store() {
+        use k8s_openapi::ByteString;
+        use k8s_openapi::api::core::v1::Secret;
+
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/keys/");
+        let read = |f: &str| ByteString(std::fs::read(format!("{dir}{f}")).expect("fixture"));
+        let mut secret = Secret::default();
+        secret.metadata.name = Some("k".to_owned());
+        secret.metadata.namespace = Some("ns".to_owned());
+        secret.data = Some(
+            [
+                ("tls.key".to_owned(), read("rsa2048.key")),
+                ("tls.crt".to_owned(), read("rsa2048.crt")),
+            ]
+            .into(),
+        );
+
+        let m = std::sync::Arc::new(Metrics::new("r"));
+        let store = crate::keys::KeyStore::new();
+        let task = tokio::spawn(track_key_count(std::sync::Arc::clone(&m), store.clone()));
+        store
+            .apply_secret(&secret, crate::config::KeyOrder::CertNotBefore)
+            .expect("fixture loads");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !m.render().contains("sealed_secrets_controller_keys 1") {
+            assert!(std::time::Instant::now() < deadline, "{}", m.render());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        store.remove_secret("ns", "k");
+        while !m.render().contains("sealed_secrets_controller_keys 0") {
+            assert!(std::time::Instant::now() < deadline, "{}", m.render());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        task.abort();
     }
 
     #[test]
