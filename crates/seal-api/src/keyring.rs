@@ -121,10 +121,10 @@ impl Keyring {
     pub fn ordered<'a>(&'a self, preferred: &[&str]) -> Vec<&'a KeyEntry> {
         let mut out: Vec<&KeyEntry> = Vec::with_capacity(self.entries.len());
         for id in preferred {
-            if let Some(e) = self.get(id) {
-                if !out.iter().any(|o| o.id == e.id) {
-                    out.push(e);
-                }
+            if let Some(e) = self.get(id)
+                && !out.iter().any(|o| o.id == e.id)
+            {
+                out.push(e);
             }
         }
         for e in &self.entries {

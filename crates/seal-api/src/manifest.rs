@@ -135,12 +135,12 @@ pub fn read_secrets(input: &[u8]) -> Result<Vec<Secret>> {
                     }
                 }
             }
-            if let Some(Value::Object(data)) = doc.get("stringData") {
-                if let Some((name, _)) = data.iter().find(|(_, v)| !(v.is_string() || v.is_null())) {
-                    return Err(Error::manifest(format!(
-                        "secret stringData item {name:?} is not a string; quote it"
-                    )));
-                }
+            if let Some(Value::Object(data)) = doc.get("stringData")
+                && let Some((name, _)) = data.iter().find(|(_, v)| !(v.is_string() || v.is_null()))
+            {
+                return Err(Error::manifest(format!(
+                    "secret stringData item {name:?} is not a string; quote it"
+                )));
             }
             serde_json::from_value::<Secret>(doc)
                 .map_err(|e| Error::manifest(format!("document {} is not a valid Secret: {e}", i + 1)))
@@ -484,9 +484,10 @@ fn yaml_plain_ok(s: &str) -> bool {
     if s.trim() != s || s.chars().any(needs_escape) {
         return false;
     }
-    if "-?:,[]{}#&*!|>'\"%@`=<~".contains(first)
-        && !(first == '-' && s.len() > 1 && !s.starts_with("- ") && !s.starts_with("---"))
-    {
+    // An indicator character can't start a plain scalar, except a '-' that doesn't start a
+    // sequence entry or a document marker.
+    let dash_ok = first == '-' && s.len() > 1 && !s.starts_with("- ") && !s.starts_with("---");
+    if "-?:,[]{}#&*!|>'\"%@`=<~".contains(first) && !dash_ok {
         return false;
     }
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') {

@@ -273,7 +273,8 @@ fn build_secret(
             .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
             .collect();
         // A `null` entry drops the item of that name from the Secret.
-        let rendered: Result<Vec<(String, Option<Zeroizing<Vec<u8>>>)>> = templates
+        type Rendered = (String, Option<Zeroizing<Vec<u8>>>);
+        let rendered: Result<Vec<Rendered>> = templates
             .iter()
             .map(|(k, src)| match src {
                 None => Ok((k.clone(), None)),
