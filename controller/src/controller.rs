@@ -29,7 +29,7 @@ use kube::runtime::controller::{self, Action, applier};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
-use seal_api::{ANNOTATION_DIGEST, Keyring, SealedSecret, UnsealOptions};
+use seal_api::{ANNOTATION_DIGEST, Keyring, SealedSecret, SealedSecretStatus, UnsealOptions};
 use tokio::sync::{Semaphore, watch};
 
 use crate::config::Config;
@@ -123,6 +123,17 @@ struct State {
     forced: HashSet<Key>,
     /// Digest keys by key ID.
     digest_keys: HashMap<String, Arc<DigestKey>>,
+    /// The status we last wrote per SealedSecret (uid, generation, resourceVersion after the
+    /// write), newer than the watch cache until the watch catches up.
+    statuses: HashMap<Key, WrittenStatus>,
+}
+
+#[derive(Clone)]
+struct WrittenStatus {
+    uid: Option<String>,
+    generation: Option<i64>,
+    resource_version: Option<String>,
+    status: SealedSecretStatus,
 }
 
 /// Shared state of the reconcile loop.
@@ -209,6 +220,35 @@ impl Context {
 
     fn failures(&self, key: &Key) -> u32 {
         self.state().retries.get(key).map_or(0, |r| r.count)
+    }
+}
+
+/// The object's status as we know it best: what we wrote last (same uid and generation) when
+/// the watch cache has not caught up yet, else the cached object's.
+fn current_status(
+    ctx: &Context,
+    ss: &SealedSecret,
+) -> (Option<SealedSecretStatus>, Option<String>) {
+    let cached = ctx.state().statuses.get(&key_of(ss)).cloned();
+    let store_rv = ss.resource_version();
+    match cached {
+        Some(w) if w.uid == ss.uid() && w.generation == ss.metadata.generation => {
+            let newer = match (
+                w.resource_version
+                    .as_deref()
+                    .and_then(|r| r.parse::<u64>().ok()),
+                store_rv.as_deref().and_then(|r| r.parse::<u64>().ok()),
+            ) {
+                (Some(a), Some(b)) => a > b,
+                _ => false,
+            };
+            if newer {
+                (Some(w.status), w.resource_version)
+            } else {
+                (ss.status.clone(), store_rv)
+            }
+        }
+        _ => (ss.status.clone(), store_rv),
     }
 }
 
@@ -381,8 +421,16 @@ fn count_items(opened_by: &std::collections::BTreeMap<String, String>) -> HashMa
 /// we still hold, is at a resourceVersion we wrote or verified, and the status is Synced at
 /// this generation.
 fn fast_path(ctx: &Context, ss: &SealedSecret, keyring: &Keyring) -> bool {
-    if ctx.cfg.update_status && !decide::synced_at_generation(ss) {
-        return false;
+    if ctx.cfg.update_status {
+        let (status, _) = current_status(ctx, ss);
+        let view = SealedSecret {
+            metadata: ss.metadata.clone(),
+            spec: Default::default(),
+            status,
+        };
+        if !decide::synced_at_generation(&view) {
+            return false;
+        }
     }
     let key = key_of(ss);
     let digest = {
@@ -501,24 +549,43 @@ async fn finish(
     if outcome == Outcome::Synced {
         ctx.state().retries.remove(&(ns.clone(), name.clone()));
     }
-    let prev = ss.status.as_ref();
-    if let Some(event) = decide::event_for(prev, &outcome, secret_written) {
-        ctx.recorder.publish(ss, &event).await;
-    }
+    let (prev, rv) = current_status(ctx, ss);
+    let prev = prev.as_ref();
+    // Decided against the status before this reconcile; emitted once the status recording it
+    // is written (a failed write is retried and decides again).
+    let event = decide::event_for(prev, &outcome, secret_written);
     if ctx.cfg.update_status {
         let now = Time(jiff::Timestamp::now());
         if let Some(status) = decide::next_status(prev, ss.metadata.generation, &outcome, &now) {
             let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &ns);
             let mut obj = ss.clone();
-            obj.status = Some(status);
-            if let Err(e) = api
+            obj.metadata.resource_version = rv;
+            obj.status = Some(status.clone());
+            match api
                 .replace_status(&name, &PostParams::default(), &obj)
                 .await
             {
-                ctx.metrics.unseal_error("status", &ns);
-                return Err(kube_err("update SealedSecret status")(e));
+                Ok(done) => {
+                    ctx.state().statuses.insert(
+                        (ns.clone(), name.clone()),
+                        WrittenStatus {
+                            uid: ss.uid(),
+                            generation: ss.metadata.generation,
+                            resource_version: done.resource_version(),
+                            status,
+                        },
+                    );
+                }
+                Err(e) => {
+                    ctx.state().statuses.remove(&(ns.clone(), name.clone()));
+                    ctx.metrics.unseal_error("status", &ns);
+                    return Err(kube_err("update SealedSecret status")(e));
+                }
             }
         }
+    }
+    if let Some(event) = event {
+        ctx.recorder.publish(ss, &event).await;
     }
     let instance = ss.labels().get(INSTANCE_LABEL).cloned().unwrap_or_default();
     let (synced, ready_reason) = match &outcome {
@@ -673,6 +740,7 @@ impl Driver {
             let mut st = self.ctx.state();
             st.retries.remove(&(ns.clone(), name.clone()));
             st.forced.remove(&(ns.clone(), name.clone()));
+            st.statuses.remove(&(ns.clone(), name.clone()));
         }
         if self.ctx.cfg.old_gc_behavior {
             let ctx = self.ctx.clone();

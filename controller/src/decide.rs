@@ -19,6 +19,9 @@ use seal_api::{
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
+/// The type the API server gives a Secret without one.
+pub const DEFAULT_SECRET_TYPE: &str = "Opaque";
+
 /// Condition read by Argo CD; always at index 0.
 pub const SYNCED: &str = "Synced";
 /// kstatus' readiness condition, mirroring `Synced`.
@@ -433,6 +436,10 @@ pub fn plan_write(
     ss_uid: &str,
     digest: impl Fn(&Secret) -> String,
 ) -> Plan {
+    // The API server defaults an empty type to Opaque; compare and digest what it stores.
+    if desired.type_.as_deref().is_none_or(str::is_empty) {
+        desired.type_ = Some(DEFAULT_SECRET_TYPE.to_owned());
+    }
     let Some(existing) = existing else {
         let d = digest(&desired);
         desired
@@ -508,7 +515,12 @@ fn normalized(
 ) {
     (
         nonempty(&s.data),
-        s.type_.clone().filter(|t| !t.is_empty()),
+        Some(
+            s.type_
+                .clone()
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| DEFAULT_SECRET_TYPE.to_owned()),
+        ),
         nonempty(&s.metadata.labels),
         nonempty(&s.metadata.annotations),
         s.metadata.owner_references.clone().unwrap_or_default(),
