@@ -258,24 +258,22 @@ impl<'a> Exec<'a> {
                     .collect()
             }
             // Go 1.22: range over an integer.
-            Value::Int(n) | Value::Int64(n) => {
+            Value::Int(_) | Value::Int64(_) | Value::Uint8(_) => {
+                let n = val.as_int().unwrap_or(0);
                 if b.pipe.decl.len() > 1 {
                     return Err(self.errorf(format!(
                         "can't use {n} to iterate over more than one variable"
                     )));
                 }
-                let n = *n;
                 if n > 0 && n as u64 > MAX_STEPS {
                     return Err(
                         self.errorf(format!("template exceeded {MAX_STEPS} evaluation steps"))
                     );
                 }
-                let mk = |i: i64| {
-                    if let Value::Int(_) = val {
-                        Value::Int(i)
-                    } else {
-                        Value::Int64(i)
-                    }
+                let mk = |i: i64| match val {
+                    Value::Int(_) => Value::Int(i),
+                    Value::Uint8(_) => Value::Uint8(i as u8),
+                    _ => Value::Int64(i),
                 };
                 (0..n.max(0)).map(|i| (mk(i), mk(i))).collect()
             }
@@ -653,7 +651,7 @@ impl<'a> Exec<'a> {
             return match typ {
                 T::Any => Ok(Value::Nil),
                 T::RV => Ok(Value::Missing),
-                T::MapSI => Ok(Value::Nil),
+                T::MapSI => Ok(Value::nil_map(super::value::Elem::Any)),
                 _ => Err(self.errorf(format!("invalid value; expected {}", typ.name()))),
             };
         }
@@ -685,7 +683,8 @@ impl<'a> Exec<'a> {
             Arg::Dot { .. } => return self.validate_type(dot.clone(), typ),
             Arg::Nil { .. } => {
                 return match typ {
-                    None | Some(T::Any | T::MapSI) => Ok(Value::Nil),
+                    None | Some(T::Any) => Ok(Value::Nil),
+                    Some(T::MapSI) => Ok(Value::nil_map(super::value::Elem::Any)),
                     Some(T::RV) => Ok(Value::Missing),
                     Some(t) => Err(self.errorf(format!("cannot assign nil to {}", t.name()))),
                 };

@@ -478,6 +478,9 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
             let Value::Map(m, _) = &a[0] else {
                 return Err("assignment to entry in nil map".into());
             };
+            if a[0].is_nil_map() {
+                return Err("assignment to entry in nil map".into());
+            }
             let v = a[2].clone();
             m.try_borrow_mut()
                 .map_err(|_| "concurrent map writes")?
@@ -485,7 +488,9 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
             Ok(a[0].clone())
         }),
         "unset" => f(&[MapSI, Str], None, |_, a| {
-            if let Value::Map(m, _) = &a[0] {
+            if let Value::Map(m, _) = &a[0]
+                && !a[0].is_nil_map()
+            {
                 m.try_borrow_mut()
                     .map_err(|_| "concurrent map writes")?
                     .remove(&*s(&a[1]));
@@ -574,11 +579,17 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         }),
         "rest" | "mustRest" => f(&[Any], None, |_, a| {
             let l = list_items(&a[0], "find rest on")?;
+            if l.is_empty() {
+                return Ok(Value::nil_list(Elem::Any));
+            }
             Ok(Value::list(l.iter().skip(1).cloned().collect()))
         }),
         "initial" | "mustInitial" => f(&[Any], None, |_, a| {
             let l = list_items(&a[0], "find initial on")?;
-            Ok(Value::list(l[..l.len().saturating_sub(1)].to_vec()))
+            if l.is_empty() {
+                return Ok(Value::nil_list(Elem::Any));
+            }
+            Ok(Value::list(l[..l.len() - 1].to_vec()))
         }),
         "reverse" | "mustReverse" => f(&[Any], None, |_, a| {
             let l = list_items(&a[0], "find reverse on")?;
@@ -616,6 +627,12 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
             for l in &a {
                 match l {
                     Value::List(items, _) => out.extend(items.iter().cloned()),
+                    Value::Nil | Value::Missing => {
+                        return Err(
+                            "runtime error: invalid memory address or nil pointer dereference"
+                                .into(),
+                        );
+                    }
                     other => {
                         return Err(
                             format!("Cannot concat type {} as list", other.kind_name()).into()
@@ -623,22 +640,13 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
                     }
                 }
             }
+            if a.is_empty() {
+                return Ok(Value::nil_list(Elem::Any));
+            }
             Ok(Value::list(out))
         }),
         "chunk" | "mustChunk" => f(&[Int, Any], None, |_, a| {
-            let size = i(&a[0]);
-            let l = list_items(&a[1], "chunk")?;
-            if size <= 0 {
-                if l.is_empty() && size < 0 {
-                    return Ok(Value::List(Rc::new(Vec::new()), Elem::List));
-                }
-                return Err("runtime error: makeslice: len out of range".into());
-            }
-            let chunks: Vec<Value> = l
-                .chunks(size as usize)
-                .map(|c| Value::list(c.to_vec()))
-                .collect();
-            Ok(Value::List(Rc::new(chunks), Elem::List))
+            chunk(i(&a[0]), list_items(&a[1], "chunk")?)
         }),
 
         // --- Sprig: crypto (deterministic subset) ---
@@ -675,6 +683,9 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
             } else {
                 it.take(n as usize).collect()
             };
+            if v.is_empty() {
+                return Ok(Value::nil_list(Elem::Str));
+            }
             Ok(Value::str_list(v))
         }),
         "regexFind" | "mustRegexFind" => f(&[Str, Str], None, |_, a| {
@@ -698,6 +709,9 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         }
         "regexSplit" | "mustRegexSplit" => f(&[Str, Str, Int], None, |_, a| {
             let re = go_regex(&s(&a[0]))?;
+            if i(&a[2]) == 0 {
+                return Ok(Value::nil_list(Elem::Str));
+            }
             Ok(Value::str_list(regex_split(
                 &re,
                 &s(&a[0]),
@@ -769,10 +783,7 @@ fn s(v: &Value) -> Rc<str> {
 }
 
 fn i(v: &Value) -> i64 {
-    match v {
-        Value::Int(n) | Value::Int64(n) => *n,
-        _ => 0,
-    }
+    v.as_int().unwrap_or(0)
 }
 
 /// Sprig's `strval`.
@@ -861,7 +872,7 @@ fn builtin_index(_: &mut Exec<'_>, a: Vec<Value>) -> FResult {
             Value::Str(s) => {
                 let x = index_arg(idx, s.len())?;
                 match s.as_bytes().get(x) {
-                    Some(b) => Value::Int(i64::from(*b)),
+                    Some(b) => Value::Uint8(*b),
                     None => return Err("reflect: string index out of range".into()),
                 }
             }
@@ -898,7 +909,7 @@ fn builtin_index(_: &mut Exec<'_>, a: Vec<Value>) -> FResult {
 
 fn index_arg(idx: &Value, cap: usize) -> Result<usize, FnErr> {
     let x = match idx {
-        Value::Int(n) | Value::Int64(n) => *n,
+        Value::Int(_) | Value::Int64(_) | Value::Uint8(_) => idx.as_int().unwrap_or(0),
         Value::Missing | Value::Nil => return Err("cannot index slice/array with nil".into()),
         other => {
             return Err(format!("cannot index slice/array with type {}", other.type_name()).into());
@@ -923,7 +934,7 @@ enum Kind {
 fn basic_kind(v: &Value) -> Kind {
     match v {
         Value::Bool(_) => Kind::Bool,
-        Value::Int(_) | Value::Int64(_) => Kind::Int,
+        Value::Int(_) | Value::Int64(_) | Value::Uint8(_) => Kind::Int,
         Value::Float(_) => Kind::Float,
         Value::Str(_) => Kind::Str,
         _ => Kind::Invalid,
@@ -951,7 +962,7 @@ fn eq(a1: &Value, rest: &[Value]) -> Result<bool, FnErr> {
                 (Value::Bool(x), Value::Bool(y)) => x == y,
                 (Value::Float(x), Value::Float(y)) => x == y,
                 (Value::Str(x), Value::Str(y)) => x == y,
-                (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x == y,
+                (x, y) if x.as_int().is_some() && y.as_int().is_some() => x.as_int() == y.as_int(),
                 _ => {
                     if a1.is_nilish() || a.is_nilish() {
                         a1.is_nilish() == a.is_nilish()
@@ -992,7 +1003,7 @@ fn lt(a1: &Value, a2: &Value) -> Result<bool, FnErr> {
     Ok(match (a1, a2) {
         (Value::Float(x), Value::Float(y)) => x < y,
         (Value::Str(x), Value::Str(y)) => x < y,
-        (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x < y,
+        (x, y) if x.as_int().is_some() && y.as_int().is_some() => x.as_int() < y.as_int(),
         _ => return Err("invalid type for comparison".into()),
     })
 }
@@ -1403,7 +1414,7 @@ fn parse_radix_i64(s: &str, radix: u32) -> Option<i64> {
 /// truncate, anything unconvertible is 0.
 fn to_int64(v: &Value) -> i64 {
     match v {
-        Value::Int(n) | Value::Int64(n) => *n,
+        Value::Int(_) | Value::Int64(_) | Value::Uint8(_) => v.as_int().unwrap_or(0),
         Value::Float(f) => {
             if f.is_nan() {
                 i64::MIN
@@ -1440,7 +1451,7 @@ fn trim_zero_decimal(s: &str) -> &str {
 /// spf13/cast's `ToFloat64`.
 fn to_float64(v: &Value) -> f64 {
     match v {
-        Value::Int(n) | Value::Int64(n) => *n as f64,
+        Value::Int(_) | Value::Int64(_) | Value::Uint8(_) => v.as_int().unwrap_or(0) as f64,
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
         Value::Str(s) => parse_float_str(s).unwrap_or(0.0),
@@ -1700,8 +1711,14 @@ fn json_failure(v: &Value) -> String {
 }
 
 fn deep_copy(x: &mut Exec<'_>, v: &Value, depth: usize) -> Result<Value, FnErr> {
+    if depth == 0 && v.is_nilish() {
+        return Err("reflect: call of reflect.Value.Type on zero Value".into());
+    }
     if depth > super::MAX_DEPTH {
         return Err("value too deeply nested".into());
+    }
+    if v.is_nil_map() || v.is_nil_list() {
+        return Ok(v.clone());
     }
     Ok(match v {
         Value::List(items, e) => Value::List(
@@ -1732,7 +1749,13 @@ fn deep_copy(x: &mut Exec<'_>, v: &Value, depth: usize) -> Result<Value, FnErr> 
 
 /// mergo's `Merge` (`overwrite` false) and `MergeWithOverwrite`.
 fn merge_maps(x: &mut Exec<'_>, a: &[Value], overwrite: bool) -> FResult {
-    let Value::Map(dst, _) = &a[0] else {
+    // mergo allocates a map for a nil destination.
+    let first = if a[0].is_nil_map() {
+        Value::Map(x.new_map(BTreeMap::new()), Elem::Any)
+    } else {
+        a[0].clone()
+    };
+    let Value::Map(dst, _) = &first else {
         return Ok(Value::str(""));
     };
     for src in &a[1..] {
@@ -1743,8 +1766,7 @@ fn merge_maps(x: &mut Exec<'_>, a: &[Value], overwrite: bool) -> FResult {
             merge_into(dst, src, overwrite, 0)?;
         }
     }
-    let _ = x;
-    Ok(a[0].clone())
+    Ok(first.clone())
 }
 
 fn merge_into(
@@ -1766,6 +1788,9 @@ fn merge_into(
         let dv = dst.try_borrow().map_err(|_| "map busy")?.get(&k).cloned();
         match dv {
             None => {
+                dst.try_borrow_mut().map_err(|_| "map busy")?.insert(k, sv);
+            }
+            Some(d @ Value::Map(_, Elem::Any)) if d.is_nil_map() => {
                 dst.try_borrow_mut().map_err(|_| "map busy")?.insert(k, sv);
             }
             Some(Value::Map(dm, Elem::Any)) if matches!(sv, Value::Map(_, Elem::Any)) => {
@@ -1823,6 +1848,40 @@ fn dig(_: &mut Exec<'_>, a: Vec<Value>) -> FResult {
         dict = step;
     }
     Ok(def)
+}
+
+/// Sprig's `chunk`, float arithmetic and all, so odd sizes fail as in Go.
+fn chunk(size: i64, l: &[Value]) -> FResult {
+    let bad = || FnErr::from("runtime error: makeslice: len out of range");
+    let (lf, sf) = (l.len() as f64, size as f64);
+    let cs = ((lf - 1.0) / sf).floor() + 1.0;
+    if !cs.is_finite() || cs < 0.0 || cs > l.len() as f64 + 1.0 {
+        return Err(bad());
+    }
+    let cs = cs as usize;
+    let mut out = Vec::with_capacity(cs);
+    for k in 0..cs {
+        let mut clen = size;
+        if k == cs - 1 {
+            clen = (lf % sf).floor() as i64;
+            if clen == 0 {
+                clen = size;
+            }
+        }
+        if clen < 0 {
+            return Err(bad());
+        }
+        let mut c = Vec::with_capacity(clen as usize);
+        for j in 0..clen {
+            let ix = (k as i64).saturating_mul(size).saturating_add(j);
+            match usize::try_from(ix).ok().and_then(|ix| l.get(ix)) {
+                Some(v) => c.push(v.clone()),
+                None => return Err("reflect: slice index out of range".into()),
+            }
+        }
+        out.push(Value::list(c));
+    }
+    Ok(Value::List(Rc::new(out), Elem::List))
 }
 
 fn conv_name(v: &Value) -> String {
@@ -1908,9 +1967,53 @@ fn b64_decode(src: &[u8]) -> Result<Vec<u8>, String> {
     go_decode(src, 4, 6, b64_value, "base64")
 }
 
-/// Go's `base32.StdEncoding.DecodeString`.
+/// Go's `base32.StdEncoding.DecodeString` (newlines stripped first).
 fn b32_decode(src: &[u8]) -> Result<Vec<u8>, String> {
-    go_decode(src, 8, 5, b32_value, "base32")
+    let src: Vec<u8> = src
+        .iter()
+        .copied()
+        .filter(|b| *b != b'\n' && *b != b'\r')
+        .collect();
+    let err = |n: usize| format!("illegal base32 data at input byte {n}");
+    let olen = src.len();
+    let mut rest = &src[..];
+    let mut out = Vec::new();
+    let mut end = false;
+    while !rest.is_empty() && !end {
+        let mut dbuf = [0u8; 8];
+        let mut dlen = 8;
+        let mut j = 0;
+        while j < 8 {
+            if rest.is_empty() {
+                return Err(err(olen - j));
+            }
+            let c = rest[0];
+            rest = &rest[1..];
+            if c == b'=' && j >= 2 && rest.len() < 8 {
+                if rest.len() + j < 7 {
+                    return Err(err(olen));
+                }
+                for k in 0..7 - j {
+                    if rest.len() > k && rest[k] != b'=' {
+                        return Err(err(olen - rest.len() + k - 1));
+                    }
+                }
+                dlen = j;
+                end = true;
+                if matches!(dlen, 1 | 3 | 6) {
+                    return Err(err(olen - rest.len() - 1));
+                }
+                break;
+            }
+            match b32_value(c) {
+                Some(v) => dbuf[j] = v,
+                None => return Err(err(olen - rest.len() - 1)),
+            }
+            j += 1;
+        }
+        out.extend_from_slice(&decode_bits(&dbuf[..dlen], 5));
+    }
+    Ok(out)
 }
 
 /// The quantum decoder shared by Go's base64 and base32 (padded, lenient
@@ -2171,9 +2274,26 @@ fn translate_regex(p: &str) -> String {
             in_class = true;
             class_start = true;
         }
+        if c == '{' && !is_repeat(chars.clone().collect::<String>().as_str()) {
+            // RE2 reads a '{' that starts no valid repetition literally.
+            out.push_str("\\{");
+            continue;
+        }
         out.push(c);
     }
     out
+}
+
+/// True if `rest` (the text after a '{') completes `{n}`, `{n,}` or `{n,m}`.
+fn is_repeat(rest: &str) -> bool {
+    let Some(end) = rest.find('}') else {
+        return false;
+    };
+    let body = &rest[..end];
+    let (min, max) = body.split_once(',').unwrap_or((body, "0"));
+    !min.is_empty()
+        && min.bytes().all(|b| b.is_ascii_digit())
+        && max.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Go's `regexp.QuoteMeta`.

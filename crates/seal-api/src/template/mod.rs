@@ -104,5 +104,10 @@ fn render_inner(name: &str, src: &str, data: &BTreeMap<String, String>) -> Resul
         }
         drop::<Rc<_>>(m);
     }
+    if !value::nil_map_intact() {
+        return Err(format!(
+            "template: {name}: internal error: shared nil map was written"
+        ));
+    }
     result.map(|()| std::mem::take(&mut ex.out))
 }

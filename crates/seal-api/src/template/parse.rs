@@ -702,7 +702,11 @@ impl Parser<'_> {
         let pipe = self.pipeline(context, ItemType::RightDelim)?;
         let saved_vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
         let saved_range = std::mem::replace(&mut self.range_depth, 0);
+        // Go parses the body with a tree of its own; this tree's lookahead
+        // (and so the line its errors report) stays where it was.
+        let saved_token = self.token.clone();
         let r = self.item_list();
+        self.token = saved_token;
         self.vars = saved_vars;
         self.range_depth = saved_range;
         let (list, stop) = r?;
@@ -1051,9 +1055,10 @@ pub(super) fn parse_go_float(text: &str) -> Option<f64> {
 
 fn parse_hex_float(h: &str) -> Option<f64> {
     let h: String = h.chars().filter(|&c| c != '_').collect();
+    // Go requires the 'p' exponent on hexadecimal floats.
     let (mant, exp) = match h.split_once('p') {
         Some((m, e)) => (m.to_string(), e.parse::<i32>().ok()?),
-        None => (h.clone(), 0),
+        None => return None,
     };
     let (int_part, frac_part) = mant.split_once('.').unwrap_or((&mant, ""));
     if int_part.is_empty() && frac_part.is_empty() {

@@ -371,3 +371,33 @@ mod props {
         }
     }
 }
+
+/// Renders every case of the JSON-lines file named by `SEAL_TEMPLATE_DIFF`
+/// and writes `<file>.rust` with our answers, for diffing against the Go
+/// oracle in `golden/oracle.go` on generated inputs.
+#[test]
+#[ignore = "differential run against Go: set SEAL_TEMPLATE_DIFF to a JSON-lines file"]
+fn differential_run() {
+    let Ok(path) = std::env::var("SEAL_TEMPLATE_DIFF") else {
+        return;
+    };
+    let text = std::fs::read_to_string(&path).expect("input readable");
+    let mut out = String::new();
+    for row in text.lines() {
+        let mut g: serde_json::Value = serde_json::from_str(row).expect("input line parses");
+        let name = g["name"].as_str().unwrap_or("t").to_string();
+        let src = g["src"].as_str().unwrap_or_default().to_string();
+        let data: BTreeMap<String, String> =
+            serde_json::from_value(g["data"].clone()).unwrap_or_default();
+        let obj = g.as_object_mut().expect("object");
+        obj.remove("out");
+        obj.remove("err");
+        match render(&name, &src, &data) {
+            Ok(o) => obj.insert("out".into(), o.into()),
+            Err(e) => obj.insert("err".into(), e.message.into()),
+        };
+        out.push_str(&serde_json::to_string(&g).expect("serializes"));
+        out.push('\n');
+    }
+    std::fs::write(format!("{path}.rust"), out).expect("output writable");
+}

@@ -8,6 +8,27 @@ use std::rc::Rc;
 /// A shared, mutable Go map (`set` and `unset` mutate in place, as in Go).
 pub(super) type MapRef = Rc<RefCell<BTreeMap<String, Value>>>;
 
+thread_local! {
+    /// The one allocation every nil slice points at, so that nil-ness is
+    /// pointer identity and costs no extra field.
+    static NIL_LIST: Rc<Vec<Value>> = Rc::new(Vec::new());
+    /// Likewise for nil maps. Never written to: writers check
+    /// [`Value::is_nil_map`] first, and `render` verifies it stayed empty.
+    static NIL_MAP: MapRef = Rc::new(RefCell::new(BTreeMap::new()));
+}
+
+/// True if the shared nil map is still empty, emptying it if not.
+pub(super) fn nil_map_intact() -> bool {
+    NIL_MAP.with(|m| match m.try_borrow_mut() {
+        Ok(m) if m.is_empty() => true,
+        Ok(mut m) => {
+            m.clear();
+            false
+        }
+        Err(_) => false,
+    })
+}
+
 /// The element type of a Go slice or map, which decides `typeOf`,
 /// `deepEqual` and which typed parameters accept the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +66,8 @@ pub(super) enum Value {
     Int(i64),
     /// Go `int64`.
     Int64(i64),
+    /// Go `uint8`: what `index` yields on a string.
+    Uint8(u8),
     Float(f64),
     Str(Rc<str>),
     /// A slice. `None` items never occur; nil slices print as `[]` too.
@@ -62,6 +85,32 @@ impl Value {
         Value::List(Rc::new(items), Elem::Any)
     }
 
+    /// A nil slice: prints as `[]` but encodes to JSON as `null`.
+    pub(super) fn nil_list(elem: Elem) -> Value {
+        NIL_LIST.with(|n| Value::List(n.clone(), elem))
+    }
+
+    /// A nil `map[string]T`: reads as empty, prints `map[]`, encodes `null`.
+    pub(super) fn nil_map(elem: Elem) -> Value {
+        NIL_MAP.with(|m| Value::Map(m.clone(), elem))
+    }
+
+    /// True for a nil map made by [`Value::nil_map`].
+    pub(super) fn is_nil_map(&self) -> bool {
+        match self {
+            Value::Map(m, _) => NIL_MAP.with(|n| Rc::ptr_eq(m, n)),
+            _ => false,
+        }
+    }
+
+    /// True for a nil slice made by [`Value::nil_list`].
+    pub(super) fn is_nil_list(&self) -> bool {
+        match self {
+            Value::List(l, _) => NIL_LIST.with(|n| Rc::ptr_eq(l, n)),
+            _ => false,
+        }
+    }
+
     pub(super) fn str_list(items: Vec<String>) -> Value {
         Value::List(
             Rc::new(items.into_iter().map(Value::str).collect()),
@@ -76,6 +125,7 @@ impl Value {
             Value::Bool(_) => "bool".into(),
             Value::Int(_) => "int".into(),
             Value::Int64(_) => "int64".into(),
+            Value::Uint8(_) => "uint8".into(),
             Value::Float(_) => "float64".into(),
             Value::Str(_) => "string".into(),
             Value::List(_, e) => format!("[]{}", e.name()),
@@ -90,6 +140,7 @@ impl Value {
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
+            Value::Uint8(_) => "uint8",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
             Value::List(..) => "slice",
@@ -103,6 +154,7 @@ impl Value {
             Value::Missing | Value::Nil => false,
             Value::Bool(b) => *b,
             Value::Int(i) | Value::Int64(i) => *i != 0,
+            Value::Uint8(b) => *b != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::List(l, _) => !l.is_empty(),
@@ -113,6 +165,15 @@ impl Value {
     /// Sprig's `empty`.
     pub(super) fn is_empty(&self) -> bool {
         !self.truth()
+    }
+
+    /// The value of any integer kind.
+    pub(super) fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(n) | Value::Int64(n) => Some(*n),
+            Value::Uint8(b) => Some(i64::from(*b)),
+            _ => None,
+        }
     }
 
     pub(super) fn is_nilish(&self) -> bool {
@@ -139,17 +200,19 @@ pub(super) fn deep_equal(a: &Value, b: &Value, depth: usize) -> bool {
         (Value::Missing | Value::Nil, Value::Missing | Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x), Value::Int(y)) | (Value::Int64(x), Value::Int64(y)) => x == y,
+        (Value::Uint8(x), Value::Uint8(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::List(x, ex), Value::List(y, ey)) => {
             ex == ey
+                && a.is_nil_list() == b.is_nil_list()
                 && x.len() == y.len()
                 && x.iter()
                     .zip(y.iter())
                     .all(|(p, q)| deep_equal(p, q, depth + 1))
         }
         (Value::Map(x, ex), Value::Map(y, ey)) => {
-            if ex != ey {
+            if ex != ey || a.is_nil_map() != b.is_nil_map() {
                 return false;
             }
             if Rc::ptr_eq(x, y) {
@@ -188,6 +251,9 @@ pub(super) fn write_v(out: &mut String, v: &Value, depth: usize) -> Result<(), T
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => {
             let _ = write!(out, "{i}");
+        }
+        Value::Uint8(b) => {
+            let _ = write!(out, "{b}");
         }
         Value::Float(f) => out.push_str(&format_float_g(*f, -1, false)),
         Value::Str(s) => out.push_str(s),
@@ -233,13 +299,19 @@ pub(super) fn write_v(out: &mut String, v: &Value, depth: usize) -> Result<(), T
 /// Decimal digits and exponent of a finite, non-zero float: `0.d1d2d3 × 10^dp`.
 /// `prec < 0` asks for the shortest representation that round-trips.
 fn float_digits(f: f64, prec: i32) -> (String, i32) {
+    // A double's exact decimal expansion has at most 767 significant digits,
+    // so digits past EXACT are zeros (Rust's formatter caps precision).
+    const EXACT: usize = 1100;
     let s = if prec < 0 {
         format!("{:e}", f.abs())
     } else {
-        format!("{:.*e}", prec as usize, f.abs())
+        format!("{:.*e}", (prec as usize).min(EXACT), f.abs())
     };
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    let mut digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    if prec >= 0 && prec as usize > EXACT {
+        digits.extend(std::iter::repeat_n('0', prec as usize - EXACT));
+    }
     let exp: i32 = exp.parse().unwrap_or(0);
     (digits, exp + 1)
 }
@@ -282,7 +354,13 @@ pub(super) fn format_float_f(f: f64, prec: i32) -> String {
         return s;
     }
     if prec >= 0 {
-        return format!("{:.*}", prec as usize, f);
+        // Past 1100 decimals a double's expansion is all zeros.
+        let p = prec as usize;
+        let mut s = format!("{:.*}", p.min(1100), f);
+        if p > 1100 {
+            s.extend(std::iter::repeat_n('0', p - 1100));
+        }
+        return s;
     }
     // Shortest: Rust's Display is the shortest round-trip decimal, never exponent.
     let s = format!("{f}");
@@ -613,8 +691,13 @@ fn json_write(
         Value::Int(i) | Value::Int64(i) => {
             let _ = write!(out, "{i}");
         }
+        Value::Uint8(b) => {
+            let _ = write!(out, "{b}");
+        }
         Value::Float(f) => out.push_str(&json_float(*f)?),
         Value::Str(s) => json_string(out, s, html),
+        Value::List(..) if v.is_nil_list() => out.push_str("null"),
+        Value::Map(..) if v.is_nil_map() => out.push_str("null"),
         Value::List(l, _) => {
             if l.is_empty() {
                 out.push_str("[]");
@@ -726,11 +809,18 @@ fn json_error_text(e: &serde_json::Error, src: &str) -> String {
     let Some(c) = c else {
         return "unexpected end of JSON input".into();
     };
+    // Go's quoteChar works on the offending byte.
     let shown = match c {
         '\'' => "'\\''".to_string(),
         '"' => "'\"'".to_string(),
-        c if is_go_print(c) => format!("'{c}'"),
-        c => go_quote_rune(c, false),
+        c if c.is_ascii() => {
+            let q = go_quote(&c.to_string());
+            format!("'{}'", &q[1..q.len() - 1])
+        }
+        c => {
+            let mut buf = [0u8; 4];
+            format!("'\\x{:02x}'", c.encode_utf8(&mut buf).as_bytes()[0])
+        }
     };
     let msg = e.to_string();
     let context = if msg.starts_with("trailing characters") {
