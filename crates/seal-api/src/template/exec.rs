@@ -6,7 +6,7 @@ use std::rc::Rc;
 use super::funcs::{self, Func, T};
 use super::parse::{Arg, Branch, Cmd, Node, Number, Pipe, TreeSet};
 use super::value::{MapRef, TooDeep, Value, go_quote, write_v};
-use super::{MAX_ALLOC, MAX_DEPTH, MAX_OUTPUT, MAX_STEPS};
+use super::{MAX_ALLOC, MAX_DEPTH, MAX_NEST, MAX_OUTPUT, MAX_STEPS};
 
 /// Control flow out of a walk: an error, or `break`/`continue` unwinding to
 /// the enclosing `range`.
@@ -65,6 +65,9 @@ pub(super) struct Exec<'a> {
     at: Option<At<'a>>,
     vars: Vec<(String, Value)>,
     depth: usize,
+    /// Nested walks and pipelines in progress, across template calls: it
+    /// bounds the native stack the interpreter can use.
+    nest: usize,
     steps: u64,
     alloc: usize,
     pub(super) out: String,
@@ -85,6 +88,7 @@ impl<'a> Exec<'a> {
             at: None,
             vars: Vec::new(),
             depth: 0,
+            nest: 0,
             steps: 0,
             alloc: 0,
             out: String::new(),
@@ -182,6 +186,17 @@ impl<'a> Exec<'a> {
     fn walk(&mut self, dot: &Value, node: &'a Node) -> R<()> {
         self.step()?;
         self.at(At::Node(node));
+        self.nest += 1;
+        let r = if self.nest > MAX_NEST {
+            Err(self.errorf(format!("exceeded maximum nesting depth ({MAX_NEST})")))
+        } else {
+            self.walk_node(dot, node)
+        };
+        self.nest -= 1;
+        r
+    }
+
+    fn walk_node(&mut self, dot: &Value, node: &'a Node) -> R<()> {
         match node {
             Node::Action { pipe, .. } => {
                 let val = self.eval_pipeline(dot, pipe)?;
@@ -353,6 +368,17 @@ impl<'a> Exec<'a> {
 
     fn eval_pipeline(&mut self, dot: &Value, pipe: &'a Pipe) -> R<Value> {
         self.at(At::Pipe(pipe));
+        self.nest += 1;
+        let r = if self.nest > MAX_NEST {
+            Err(self.errorf(format!("exceeded maximum nesting depth ({MAX_NEST})")))
+        } else {
+            self.eval_pipeline_inner(dot, pipe)
+        };
+        self.nest -= 1;
+        r
+    }
+
+    fn eval_pipeline_inner(&mut self, dot: &Value, pipe: &'a Pipe) -> R<Value> {
         let mut value: Option<Value> = None;
         for cmd in &pipe.cmds {
             let mut v = self.eval_command(dot, cmd, value.take())?;

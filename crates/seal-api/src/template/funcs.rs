@@ -640,7 +640,8 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
                     }
                 }
             }
-            if a.is_empty() {
+            if out.is_empty() {
+                // Go's `var res []interface{}` stays nil when nothing is appended.
                 return Ok(Value::nil_list(Elem::Any));
             }
             Ok(Value::list(out))
@@ -964,9 +965,8 @@ fn eq(a1: &Value, rest: &[Value]) -> Result<bool, FnErr> {
                 (Value::Str(x), Value::Str(y)) => x == y,
                 (x, y) if x.as_int().is_some() && y.as_int().is_some() => x.as_int() == y.as_int(),
                 _ => {
-                    if a1.is_nilish() || a.is_nilish() {
-                        a1.is_nilish() == a.is_nilish()
-                    } else if a1.kind_name() != a.kind_name() {
+                    let is_nil = |v: &Value| v.is_nilish() || v.is_nil_list() || v.is_nil_map();
+                    if a1.kind_name() != a.kind_name() && !a1.is_nilish() && !a.is_nilish() {
                         return Err(format!(
                             "non-comparable types {}: {}, {}: {}",
                             printf::sprintf("%s", std::slice::from_ref(a1))?,
@@ -975,6 +975,9 @@ fn eq(a1: &Value, rest: &[Value]) -> Result<bool, FnErr> {
                             sprint(a)?
                         )
                         .into());
+                    }
+                    if is_nil(a1) || is_nil(a) {
+                        is_nil(a1) == is_nil(a)
                     } else {
                         let shown = printf::sprintf("%s", std::slice::from_ref(a))?;
                         return Err(
@@ -1786,7 +1789,7 @@ fn merge_into(
         .collect();
     for (k, sv) in entries {
         let dv = dst.try_borrow().map_err(|_| "map busy")?.get(&k).cloned();
-        match dv {
+        match &dv {
             None => {
                 dst.try_borrow_mut().map_err(|_| "map busy")?.insert(k, sv);
             }
@@ -1795,9 +1798,9 @@ fn merge_into(
             }
             Some(Value::Map(dm, Elem::Any)) if matches!(sv, Value::Map(_, Elem::Any)) => {
                 if let Value::Map(sm, _) = &sv
-                    && !Rc::ptr_eq(&dm, sm)
+                    && !Rc::ptr_eq(dm, sm)
                 {
-                    merge_into(&dm, sm, overwrite, depth + 1)?;
+                    merge_into(dm, sm, overwrite, depth + 1)?;
                 }
             }
             Some(d) => {

@@ -40,6 +40,10 @@ use value::{Elem, Value};
 pub const MAX_OUTPUT: usize = 16 << 20;
 /// Deepest nesting of templates, parenthesised pipelines and printed values.
 pub const MAX_DEPTH: usize = 100;
+/// Most nested walks and pipelines in progress at once, across template
+/// calls; it keeps the interpreter's native stack small (a render fits in a
+/// 1 MiB thread stack even unoptimised).
+pub const MAX_NEST: usize = 200;
 /// Most evaluation steps (actions, commands, range iterations) per render.
 pub const MAX_STEPS: u64 = 5_000_000;
 /// Most bytes of intermediate values created per render.

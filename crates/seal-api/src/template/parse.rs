@@ -633,9 +633,14 @@ impl Parser<'_> {
     }
 
     fn control(&mut self, ctl: Ctl) -> PResult<Node> {
+        self.depth += 1;
+        if self.depth > super::MAX_DEPTH {
+            return self.errorf("max expression depth exceeded");
+        }
         let mark = self.vars.len();
         let r = self.control_inner(ctl);
         self.vars.truncate(mark);
+        self.depth -= 1;
         r
     }
 
@@ -705,7 +710,12 @@ impl Parser<'_> {
         // Go parses the body with a tree of its own; this tree's lookahead
         // (and so the line its errors report) stays where it was.
         let saved_token = self.token.clone();
+        self.depth += 1;
+        if self.depth > super::MAX_DEPTH {
+            return self.errorf("max expression depth exceeded");
+        }
         let r = self.item_list();
+        self.depth -= 1;
         self.token = saved_token;
         self.vars = saved_vars;
         self.range_depth = saved_range;

@@ -11,15 +11,16 @@ fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// One line of `golden/golden.jsonl`: a case and what Go rendered.
-/// `rust_out`/`rust_err` override Go's answer where we deliberately differ
-/// (the `note` says why); `skip` marks output that is random in Go too.
+/// One line of `golden/golden.jsonl`: a case and what Go rendered. The
+/// first line holds the data sets (`{"datasets": {name: map}}`) that cases
+/// name in `data`. `rust_out`/`rust_err` override Go's answer where we
+/// deliberately differ (the `note` says why); `skip` marks output that is
+/// random in Go too.
 #[derive(serde::Deserialize)]
 struct Golden {
     name: String,
     src: String,
-    #[serde(default)]
-    data: BTreeMap<String, String>,
+    data: String,
     out: Option<String>,
     err: Option<String>,
     rust_out: Option<String>,
@@ -30,11 +31,22 @@ struct Golden {
 
 #[test]
 fn golden_cases_match_go() {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        datasets: BTreeMap<String, BTreeMap<String, String>>,
+    }
     let text = include_str!("golden/golden.jsonl");
+    let mut lines = text.lines();
+    let header: Header =
+        serde_json::from_str(lines.next().expect("header line")).expect("header parses");
     let mut failures = Vec::new();
     let mut n = 0;
-    for (line, row) in text.lines().enumerate() {
+    for (line, row) in lines.enumerate() {
         let g: Golden = serde_json::from_str(row).expect("golden line parses");
+        let data = header
+            .datasets
+            .get(&g.data)
+            .expect("data set named in header");
         if g.skip {
             continue;
         }
@@ -44,7 +56,7 @@ fn golden_cases_match_go() {
         } else {
             (g.out, g.err)
         };
-        let got = render(&g.name, &g.src, &g.data);
+        let got = render(&g.name, &g.src, data);
         let ok = match (&got, &err) {
             (Err(e), Some(want)) => e.message == *want,
             (Ok(o), None) => Some(o) == out.as_ref(),
@@ -53,7 +65,7 @@ fn golden_cases_match_go() {
         if !ok {
             failures.push(format!(
                 "line {}: {:?}\n   want: {:?}\n    got: {:?}",
-                line + 1,
+                line + 2,
                 g.src,
                 err.map(Err::<String, _>)
                     .unwrap_or_else(|| Ok(out.unwrap_or_default())),
@@ -61,6 +73,7 @@ fn golden_cases_match_go() {
             ));
         }
     }
+    assert!(n > 1000, "only {n} golden cases ran");
     assert!(
         failures.is_empty(),
         "{} of {n} golden cases differ:\n{}",
@@ -211,6 +224,52 @@ fn template_recursion_is_bounded() {
         "{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}",
     );
     assert!(e.ends_with("exceeded maximum template depth (100)"), "{e}");
+}
+
+/// Worst case for the native stack: recursion through templates with
+/// nesting at every level, rendered on a small thread stack (tokio's
+/// workers get 2 MiB).
+#[test]
+fn deep_nesting_fits_a_one_mib_stack() {
+    let ifs = "{{ if 1 }}".repeat(50);
+    let ends = "{{ end }}".repeat(50);
+    let parens = format!("{}1{}", "(".repeat(45), ")".repeat(45));
+    let src = format!(
+        "{{{{ define \"r\" }}}}{ifs}{{{{ $x := {parens} }}}}{{{{ template \"r\" . }}}}{ends}{{{{ end }}}}{{{{ template \"r\" . }}}}"
+    );
+    let handle = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || super::render_inner("x", &src, &sample()))
+        .expect("thread spawns");
+    let e = handle
+        .join()
+        .expect("no stack overflow")
+        .expect_err("nesting bound");
+    assert!(e.ends_with("exceeded maximum nesting depth (200)"), "{e}");
+}
+
+#[test]
+fn deeply_nested_lists_drop_without_overflowing() {
+    // 200k levels would overflow any stack with a recursive drop.
+    assert_eq!(
+        ok("{{ $l := list }}{{ range until 200000 }}{{ $l = list $l }}{{ end }}{{ len $l }}"),
+        "1"
+    );
+}
+
+#[test]
+fn many_small_maps_hit_the_allocation_budget() {
+    let e = err("x", "{{ range until 1000000 }}{{ $d := dict }}{{ end }}");
+    assert!(e.contains("template allocated more than"), "{e}");
+}
+
+#[test]
+fn deep_control_nesting_is_a_parse_error() {
+    let src = format!("{}{}", "{{ if 1 }}".repeat(150), "{{ end }}".repeat(150));
+    assert_eq!(
+        err("x", &src),
+        "template: x:1: max expression depth exceeded"
+    );
 }
 
 #[test]

@@ -76,6 +76,34 @@ pub(super) enum Value {
     Map(MapRef, Elem),
 }
 
+/// Lists can nest arbitrarily deep (`$l = list $l` in a loop), and the
+/// compiler's recursive drop would overflow the stack on them; this drop
+/// walks nested lists with an explicit stack. (Maps cannot recurse here:
+/// `render` empties every map it created before anything is dropped.)
+impl Drop for Value {
+    fn drop(&mut self) {
+        let Value::List(l, _) = self else {
+            return;
+        };
+        if Rc::strong_count(l) != 1 {
+            return;
+        }
+        let mut pending = vec![std::mem::replace(l, Rc::new(Vec::new()))];
+        while let Some(rc) = pending.pop() {
+            let Ok(mut items) = Rc::try_unwrap(rc) else {
+                continue;
+            };
+            for mut item in items.drain(..) {
+                if let Value::List(inner, _) = &mut item
+                    && Rc::strong_count(inner) == 1
+                {
+                    pending.push(std::mem::replace(inner, Rc::new(Vec::new())));
+                }
+            }
+        }
+    }
+}
+
 impl Value {
     pub(super) fn str(s: impl Into<Rc<str>>) -> Value {
         Value::Str(s.into())
@@ -184,8 +212,8 @@ impl Value {
     pub(super) fn shallow_size(&self) -> usize {
         match self {
             Value::Str(s) => s.len(),
-            Value::List(l, _) => l.len() * std::mem::size_of::<Value>(),
-            Value::Map(m, _) => m.try_borrow().map_or(0, |m| m.len() * 64),
+            Value::List(l, _) => 32 + l.len() * std::mem::size_of::<Value>(),
+            Value::Map(m, _) => 64 + m.try_borrow().map_or(0, |m| m.len() * 64),
             _ => 0,
         }
     }

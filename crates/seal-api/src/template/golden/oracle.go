@@ -2,12 +2,14 @@
 // functions (minus env, expandenv, getHostByName, as Bitnami Sealed Secrets
 // configures it) renders for each case of golden.jsonl.
 //
-// It reads JSON lines {"name","src","data"} on stdin and writes them back
-// with "out" (output, possibly partial) and "err" (error text) filled in.
-// Recorded with Debian's golang-1.19 and golang-github-masterminds-sprig-dev
+// It reads JSON lines {"name","src","data"} (data inline, as a map) on
+// stdin and writes them back with "out" or "err" (Go's error text) filled
+// in. golden.jsonl stores the data maps once, in its first line, and cases
+// refer to them by name; expand them before feeding cases here. Recorded
+// with Debian bookworm's golang-1.19 and golang-github-masterminds-sprig-dev
 // 3.2.3:
 //
-//	GOPATH=/usr/share/gocode GO111MODULE=off go run oracle.go < golden.jsonl > new.jsonl
+//	GOPATH=/usr/share/gocode GO111MODULE=off go run oracle.go < cases.jsonl > recorded.jsonl
 package main
 
 import (
