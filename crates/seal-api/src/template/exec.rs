@@ -63,7 +63,7 @@ pub(super) struct Exec<'a> {
     /// The template currently executing (Go's `tmpl.Name()`).
     tmpl: String,
     at: Option<At<'a>>,
-    vars: Vec<(String, Value)>,
+    pub(super) vars: Vec<(String, Value)>,
     depth: usize,
     /// Nested walks and pipelines in progress, across template calls: it
     /// bounds the native stack the interpreter can use.

@@ -8,10 +8,12 @@
 //! `{{else with}}` from 1.23), and the functions follow Sprig v3.
 //!
 //! Differences from Go, all deliberate or unavoidable:
-//! - Hostile templates are bounded: output ≤ [`MAX_OUTPUT`] bytes, template
-//!   and expression nesting ≤ [`MAX_DEPTH`], at most [`MAX_STEPS`] evaluation
-//!   steps, at most [`MAX_ALLOC`] bytes of intermediate values, at most
-//!   [`MAX_BCRYPT`] bcrypt hashes. Exceeding one is an error, never a hang.
+//! - Hostile templates are bounded: source ≤ [`MAX_SOURCE`] bytes, output ≤
+//!   [`MAX_OUTPUT`] bytes, template calls and parse nesting ≤ [`MAX_DEPTH`],
+//!   nesting in progress ≤ [`MAX_NEST`] (so a render fits a small thread
+//!   stack), at most [`MAX_STEPS`] evaluation steps, [`MAX_ALLOC`] bytes of
+//!   intermediate values and [`MAX_BCRYPT`] bcrypt hashes. Exceeding one is
+//!   an error, never a hang or a crash. Go allows 100000 template calls.
 //! - Strings are UTF-8: bytes that `b64dec` or `\x` escapes produce outside
 //!   UTF-8 become U+FFFD.
 //! - Sprig functions that depend on time, randomness or key generation
@@ -20,6 +22,11 @@
 //! - `htpasswd` and `bcrypt` use a random salt (as Sprig does), so only the
 //!   `$2a$10$` shape and verification are reproducible.
 //! - `keys` and `values` return sorted order where Go's is random.
+//! - Plaintext copies left in variables and maps are zeroed when a render
+//!   ends, as is partial output on failure; transient strings are not.
+//!
+//! `golden/golden.jsonl` holds over a thousand cases recorded from Go
+//! 1.19 with Sprig 3.2.3 by `golden/oracle.go`; the tests replay them.
 
 mod exec;
 mod funcs;
@@ -35,6 +42,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use value::{Elem, Value};
+use zeroize::Zeroize as _;
 
 /// Largest rendered output, in bytes.
 pub const MAX_OUTPUT: usize = 16 << 20;
@@ -92,6 +100,15 @@ pub fn render(
     }
 }
 
+/// Zeroes a string value this is the last owner of.
+fn scrub(v: &mut Value) {
+    if let Value::Str(s) = v
+        && let Some(s) = Rc::get_mut(s)
+    {
+        s.zeroize();
+    }
+}
+
 fn render_inner(name: &str, src: &str, data: &BTreeMap<String, String>) -> Result<String, String> {
     let set = parse::parse(name, src, &funcs::is_defined)?;
     let dot: BTreeMap<String, Value> = data
@@ -101,12 +118,23 @@ fn render_inner(name: &str, src: &str, data: &BTreeMap<String, String>) -> Resul
     let mut ex = exec::Exec::new(name, src, &set);
     let dot_map = ex.new_map(dot);
     let result = ex.run(Value::Map(dot_map, Elem::Str));
+    // Best-effort scrubbing of plaintext copies: variables and map entries
+    // (which include the decrypted items). Transient strings made while
+    // evaluating are not tracked.
+    for (_, mut v) in std::mem::take(&mut ex.vars) {
+        scrub(&mut v);
+    }
     // Break any reference cycles built with `set`/`append` before dropping.
     for m in std::mem::take(&mut ex.maps) {
         if let Ok(mut m) = m.try_borrow_mut() {
-            m.clear();
+            for (_, mut v) in std::mem::take(&mut *m) {
+                scrub(&mut v);
+            }
         }
         drop::<Rc<_>>(m);
+    }
+    if result.is_err() {
+        ex.out.zeroize();
     }
     if !value::nil_map_intact() {
         return Err(format!(
