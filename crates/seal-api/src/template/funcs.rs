@@ -216,6 +216,10 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         "sha256sum" => f(&[Str], None, |_, a| {
             Ok(Value::str(hex(&sha2::Sha256::digest(s(&a[0]).as_bytes()))))
         }),
+        // New in Sprig 3.3, which upstream vendors.
+        "sha512sum" => f(&[Str], None, |_, a| {
+            Ok(Value::str(hex(&sha2::Sha512::digest(s(&a[0]).as_bytes()))))
+        }),
         "adler32sum" => f(&[Str], None, |_, a| {
             Ok(Value::str(adler32(s(&a[0]).as_bytes()).to_string()))
         }),

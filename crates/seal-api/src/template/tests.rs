@@ -207,6 +207,26 @@ fn execution_errors_follow_go_shape() {
     );
 }
 
+/// Behaviour of the Go and Sprig versions upstream ships, newer than the
+/// oracle's Go 1.19 and Sprig 3.2.3.
+#[test]
+fn newer_go_and_sprig_behaviour() {
+    // Sprig 3.3 added sha512sum.
+    assert_eq!(
+        ok("{{ sha512sum \"abc\" }}"),
+        "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a\
+         2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
+    );
+    // Go 1.22 encodes \b and \f in short form.
+    assert_eq!(ok("{{ toJson \"\\b\\f\" }}"), "\"\\b\\f\"");
+    // Go 1.22 ranges over integers; Go 1.23 has {{else with}}.
+    assert_eq!(ok("{{ range 3 }}{{ . }}{{ end }}"), "012");
+    assert_eq!(
+        ok("{{ with .nope }}a{{ else with .user }}{{ . }}{{ end }}"),
+        "admin"
+    );
+}
+
 #[test]
 fn htpasswd_is_bcrypt_2a_and_verifies() {
     let out = ok("{{ htpasswd .user .pass }}");
