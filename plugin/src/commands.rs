@@ -358,11 +358,11 @@ fn reseal_offline(
             changed += 1;
         }
     }
-    if let Some(blob) = ss.spec.data.clone() {
-        if let Some(new) = reseal("data", &blob)? {
-            ss.spec.data = Some(new);
-            changed += 1;
-        }
+    if let Some(blob) = ss.spec.data.clone()
+        && let Some(new) = reseal("data", &blob)?
+    {
+        ss.spec.data = Some(new);
+        changed += 1;
     }
     if changed > 0 {
         ss.metadata

@@ -226,13 +226,13 @@ impl Plan {
         }
         let mut target = sealed.remove(0);
         let file_scope = Scope::from_annotations(target.metadata.annotations.as_ref());
-        if let Some(scope) = self.scope {
-            if scope != file_scope {
-                bail!(
-                    "--scope {scope} conflicts with the scope of {} ({file_scope}); drop --scope to merge with the file's scope",
-                    path.display()
-                );
-            }
+        if let Some(scope) = self.scope
+            && scope != file_scope
+        {
+            bail!(
+                "--scope {scope} conflicts with the scope of {} ({file_scope}); drop --scope to merge with the file's scope",
+                path.display()
+            );
         }
         let input = read_input(&self.input)?;
         let mut secrets = read_secrets(&input)?;
