@@ -589,10 +589,8 @@ pub fn spec_mac(key: &DigestKey, ss: &SealedSecret, key_ids: &[String]) -> Strin
 pub fn content_mac(key: &DigestKey, secret: &Secret) -> String {
     let mut mac = key.mac();
     put(&mut mac, b"content");
-    put(
-        &mut mac,
-        secret.type_.as_deref().unwrap_or_default().as_bytes(),
-    );
+    let type_ = secret.type_.as_deref().filter(|t| !t.is_empty());
+    put(&mut mac, type_.unwrap_or(DEFAULT_SECRET_TYPE).as_bytes());
     put(&mut mac, &[u8::from(secret.immutable == Some(true))]);
     let mut map = |tag: &[u8], m: &mut dyn Iterator<Item = (&String, &[u8])>| {
         put(&mut mac, tag);
@@ -681,5 +679,448 @@ impl Digest {
             self.spec,
             self.content
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::ByteString;
+    use seal_api::crypto::PrivateKey;
+
+    const UID: &str = "ss-uid";
+
+    fn mk_ss(generation: i64) -> SealedSecret {
+        let mut ss = SealedSecret::new("db", Default::default());
+        ss.metadata.namespace = Some("apps".into());
+        ss.metadata.uid = Some(UID.into());
+        ss.metadata.generation = Some(generation);
+        ss.spec
+            .encrypted_data
+            .insert("password".into(), serde_json::json!("AgB..."));
+        ss
+    }
+
+    fn mk_secret(data: &[(&str, &str)], annotations: &[(&str, &str)], owned: bool) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                name: Some("db".into()),
+                namespace: Some("apps".into()),
+                resource_version: Some("7".into()),
+                annotations: (!annotations.is_empty()).then(|| {
+                    annotations
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect()
+                }),
+                owner_references: owned.then(|| vec![seal_api::owner_reference(&mk_ss(1))]),
+                ..ObjectMeta::default()
+            },
+            data: Some(
+                data.iter()
+                    .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
+                    .collect(),
+            ),
+            type_: Some("Opaque".into()),
+            ..Secret::default()
+        }
+    }
+
+    fn mk_desired(data: &[(&str, &str)]) -> Secret {
+        let mut s = mk_secret(data, &[], true);
+        s.metadata.resource_version = None;
+        s.metadata.labels = Some([("tier".to_owned(), "backend".to_owned())].into());
+        s
+    }
+
+    fn digest(_: &Secret) -> String {
+        "d".into()
+    }
+
+    fn data_of(s: &Secret) -> BTreeMap<String, Vec<u8>> {
+        s.data
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect()
+    }
+
+    #[test]
+    fn an_absent_secret_is_created_with_the_digest() {
+        let Plan::Create(s) = plan_write(None, mk_desired(&[("a", "1")]), UID, digest) else {
+            panic!("expected create");
+        };
+        assert_eq!(
+            s.metadata.annotations.expect("annotations")[ANNOTATION_DIGEST],
+            "d"
+        );
+        assert_eq!(s.type_.as_deref(), Some("Opaque"));
+    }
+
+    #[test]
+    fn an_owned_secret_is_replaced() {
+        let existing = mk_secret(&[("a", "old"), ("stale", "x")], &[("other", "y")], true);
+        let Plan::Replace(s) = plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, digest)
+        else {
+            panic!("expected replace");
+        };
+        assert_eq!(data_of(&s), [("a".to_owned(), b"1".to_vec())].into());
+        let ann = s.metadata.annotations.expect("annotations");
+        assert!(!ann.contains_key("other"), "annotations replaced");
+        assert_eq!(
+            s.metadata.resource_version.as_deref(),
+            Some("7"),
+            "guarded PUT"
+        );
+    }
+
+    #[test]
+    fn a_managed_secret_is_replaced_including_owners() {
+        let existing = mk_secret(&[("a", "old")], &[(ANNOTATION_MANAGED, "true")], false);
+        let Plan::Replace(s) = plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, digest)
+        else {
+            panic!("expected replace");
+        };
+        assert_eq!(s.metadata.owner_references.expect("owners")[0].uid, UID);
+    }
+
+    #[test]
+    fn a_patch_secret_is_merged_and_keeps_owners_unless_managed() {
+        let existing = mk_secret(
+            &[("other", "kept"), ("a", "old")],
+            &[(ANNOTATION_PATCH, "true")],
+            false,
+        );
+        let Plan::Replace(s) = plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, digest)
+        else {
+            panic!("expected replace");
+        };
+        assert_eq!(
+            data_of(&s),
+            [
+                ("a".to_owned(), b"1".to_vec()),
+                ("other".to_owned(), b"kept".to_vec())
+            ]
+            .into()
+        );
+        assert!(s.metadata.owner_references.is_none());
+        assert_eq!(
+            s.metadata.annotations.expect("ann")[ANNOTATION_PATCH],
+            "true"
+        );
+
+        let existing = mk_secret(
+            &[("a", "old")],
+            &[(ANNOTATION_PATCH, "true"), (ANNOTATION_MANAGED, "true")],
+            false,
+        );
+        let Plan::Replace(s) = plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, digest)
+        else {
+            panic!("expected replace");
+        };
+        assert_eq!(s.metadata.owner_references.expect("owners")[0].uid, UID);
+    }
+
+    #[test]
+    fn a_foreign_secret_is_a_conflict_with_upstreams_words() {
+        let existing = mk_secret(&[("a", "theirs")], &[], false);
+        let Plan::Conflict(f) = plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, digest)
+        else {
+            panic!("expected conflict");
+        };
+        assert_eq!(
+            f.synced_message,
+            "failed update: Resource \"db\" already exists and is not managed by SealedSecret"
+        );
+        assert_eq!(f.event().reason, EVENT_UPDATE_FAILED);
+        assert!(f.stalled);
+        // Another SealedSecret's controller reference does not make it ours.
+        let mut other = mk_secret(&[("a", "x")], &[], true);
+        other.metadata.owner_references.as_mut().expect("owners")[0].uid = "other".into();
+        assert_eq!(ownership(&other.metadata, UID), Ownership::Unmanaged);
+    }
+
+    #[test]
+    fn an_unchanged_secret_is_not_written() {
+        let mut existing = mk_desired(&[("a", "1")]);
+        existing.metadata.resource_version = Some("7".into());
+        existing
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(ANNOTATION_DIGEST.into(), "d".into());
+        assert_eq!(
+            plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, digest),
+            Plan::Unchanged
+        );
+        // A new digest alone (e.g. a new key) is a change.
+        assert!(matches!(
+            plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, |_| "e"
+                .into()),
+            Plan::Replace(_)
+        ));
+    }
+
+    #[test]
+    fn an_immutable_secret_whose_data_differs_is_detected_before_writing() {
+        let mut existing = mk_secret(&[("a", "old")], &[], true);
+        existing.immutable = Some(true);
+        let Plan::Immutable(f) =
+            plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, digest)
+        else {
+            panic!("expected immutable");
+        };
+        assert!(f.synced_message.starts_with(
+            "Error updating apps/db: the target Secret is immutable. Once a Secret is marked as immutable"
+        ));
+        assert_eq!(f.reason, ReadyReason::ImmutableSecret);
+        // Same data, other metadata: allowed.
+        let mut existing = mk_secret(&[("a", "1")], &[], true);
+        existing.immutable = Some(true);
+        assert!(matches!(
+            plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, digest),
+            Plan::Replace(_)
+        ));
+    }
+
+    #[test]
+    fn template_immutable_false_to_true_applies_and_never_back() {
+        let existing = mk_secret(&[("a", "1")], &[], true);
+        let mut desired = mk_desired(&[("a", "1")]);
+        desired.immutable = Some(true);
+        let Plan::Replace(s) = plan_write(Some(&existing), desired, UID, digest) else {
+            panic!("expected replace");
+        };
+        assert_eq!(s.immutable, Some(true));
+    }
+
+    fn key() -> DigestKey {
+        let pem = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/keys/rsa2048.key"
+        ))
+        .expect("fixture key");
+        DigestKey::derive(&PrivateKey::from_pem(&pem).expect("key"))
+    }
+
+    #[test]
+    fn the_digest_follows_spec_uid_and_keys_and_detects_drift() {
+        let k = key();
+        let ids = vec!["SHA256:a".to_owned()];
+        let ss = mk_ss(1);
+        let base = spec_mac(&k, &ss, &ids);
+        assert_eq!(base, spec_mac(&key(), &ss, &ids), "stable across restarts");
+        let mut other = ss.clone();
+        other.metadata.uid = Some("new".into());
+        assert_ne!(base, spec_mac(&k, &other, &ids));
+        let mut other = ss.clone();
+        other
+            .spec
+            .encrypted_data
+            .insert("x".into(), serde_json::json!("AgB"));
+        assert_ne!(base, spec_mac(&k, &other, &ids));
+        assert_ne!(base, spec_mac(&k, &ss, &["SHA256:b".to_owned()]));
+        // Metadata-only changes (labels) do not move it.
+        let mut other = ss.clone();
+        other.metadata.labels = Some([("x".to_owned(), "y".to_owned())].into());
+        assert_eq!(base, spec_mac(&k, &other, &ids));
+
+        let s = mk_desired(&[("a", "1")]);
+        let c = content_mac(&k, &s);
+        let mut edited = s.clone();
+        edited
+            .data
+            .as_mut()
+            .expect("data")
+            .insert("a".into(), ByteString(b"2".to_vec()));
+        assert_ne!(c, content_mac(&k, &edited), "data drift");
+        let mut annotated = s.clone();
+        annotated
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(ANNOTATION_DIGEST.into(), "whatever".into());
+        assert_eq!(c, content_mac(&k, &annotated), "the digest excludes itself");
+        let mut untyped = s.clone();
+        untyped.type_ = None;
+        assert_eq!(c, content_mac(&k, &untyped), "no type is Opaque");
+        // Not a plain hash of the data: another key gives another MAC.
+        let other_pem = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/keys/rsa4096.key"
+        ))
+        .expect("fixture key");
+        let k2 = DigestKey::derive(&PrivateKey::from_pem(&other_pem).expect("key"));
+        assert_ne!(c, content_mac(&k2, &s));
+    }
+
+    #[test]
+    fn the_digest_annotation_roundtrips_and_rejects_garbage() {
+        let d = Digest {
+            key_ids: vec!["SHA256:a+b/c=".into(), "SHA256:d".into()],
+            spec: "00ff".into(),
+            content: "11ee".into(),
+        };
+        assert_eq!(Digest::parse(&d.to_annotation()), Some(d));
+        for bad in ["", "v2;a;b;c", "v1;a;b", "v1;;b;c", "v1;a;b;c;d"] {
+            assert_eq!(Digest::parse(bad), None, "{bad}");
+        }
+    }
+
+    fn t(s: &str) -> Time {
+        Time(s.parse().expect("timestamp"))
+    }
+
+    #[test]
+    fn synced_is_first_and_ready_mirrors_it() {
+        let st = next_status(None, Some(1), &Outcome::Synced, &t("2024-01-01T00:00:00Z"))
+            .expect("first write");
+        assert_eq!(st.observed_generation, Some(1));
+        let types: Vec<_> = st.conditions.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, [SYNCED, READY]);
+        assert_eq!(st.conditions[0].status, "True");
+        assert_eq!(st.conditions[0].message, None);
+        assert_eq!(st.conditions[1].reason.as_deref(), Some("Unsealed"));
+        // Nothing changed: no write.
+        assert_eq!(
+            next_status(
+                Some(&st),
+                Some(1),
+                &Outcome::Synced,
+                &t("2024-01-02T00:00:00Z")
+            ),
+            None
+        );
+        // A new generation alone is a write, keeping transition times.
+        let st2 = next_status(
+            Some(&st),
+            Some(2),
+            &Outcome::Synced,
+            &t("2024-01-02T00:00:00Z"),
+        )
+        .expect("generation moved");
+        assert_eq!(st2.conditions, st.conditions);
+    }
+
+    #[test]
+    fn failures_flip_transition_times_and_message_changes_are_written() {
+        let t0 = t("2024-01-01T00:00:00Z");
+        let t1 = t("2024-01-02T00:00:00Z");
+        let t2 = t("2024-01-03T00:00:00Z");
+        let ok = next_status(None, Some(1), &Outcome::Synced, &t0).expect("ok");
+        let f = Failure::unseal("no key could decrypt secret (a)", None);
+        let failed =
+            next_status(Some(&ok), Some(1), &Outcome::Failed(f.clone()), &t1).expect("flip");
+        assert_eq!(failed.conditions[0].status, "False");
+        assert_eq!(failed.conditions[0].last_transition_time, Some(t1.clone()));
+        assert_eq!(
+            failed.conditions[0].message.as_deref(),
+            Some("no key could decrypt secret (a)")
+        );
+        let rec = failed
+            .conditions
+            .iter()
+            .find(|c| c.type_ == RECONCILING)
+            .expect("Reconciling");
+        assert_eq!(rec.status, "True");
+        assert!(failed.conditions.iter().all(|c| c.type_ != STALLED));
+        // Same failure again: nothing to write.
+        assert_eq!(
+            next_status(Some(&failed), Some(1), &Outcome::Failed(f.clone()), &t2),
+            None
+        );
+        // Another message: written, transition time kept.
+        let g = Failure::unseal("no key could decrypt secret (a, b)", None);
+        let again = next_status(Some(&failed), Some(1), &Outcome::Failed(g), &t2).expect("message");
+        assert_eq!(again.conditions[0].last_transition_time, Some(t1.clone()));
+        assert_eq!(again.conditions[0].last_update_time, Some(t2.clone()));
+        // Stalled replaces Reconciling.
+        let stalled =
+            next_status(Some(&failed), Some(1), &Outcome::Failed(f.stalled()), &t2).expect("stall");
+        let types: Vec<_> = stalled
+            .conditions
+            .iter()
+            .map(|c| c.type_.as_str())
+            .collect();
+        assert_eq!(types, [SYNCED, READY, STALLED]);
+        // Back to Synced: Stalled disappears.
+        let healed = next_status(Some(&stalled), Some(1), &Outcome::Synced, &t2).expect("heal");
+        let types: Vec<_> = healed.conditions.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, [SYNCED, READY]);
+    }
+
+    #[test]
+    fn events_fire_only_on_change() {
+        let t0 = t("2024-01-01T00:00:00Z");
+        // First success, or a Secret write: Unsealed.
+        assert_eq!(
+            event_for(None, &Outcome::Synced, false)
+                .expect("first")
+                .reason,
+            EVENT_UNSEALED
+        );
+        let ok = next_status(None, Some(1), &Outcome::Synced, &t0).expect("ok");
+        assert_eq!(
+            event_for(Some(&ok), &Outcome::Synced, false),
+            None,
+            "resync"
+        );
+        assert!(
+            event_for(Some(&ok), &Outcome::Synced, true).is_some(),
+            "Secret changed"
+        );
+        // A failure: once per message.
+        let f = Failure::unseal("boom", None);
+        let ev = event_for(Some(&ok), &Outcome::Failed(f.clone()), false).expect("starts");
+        assert!(ev.warning);
+        assert_eq!(
+            (ev.reason, ev.message.as_str()),
+            (EVENT_UNSEAL_FAILED, "Failed to unseal: boom")
+        );
+        let failed = next_status(Some(&ok), Some(1), &Outcome::Failed(f.clone()), &t0).expect("f");
+        assert_eq!(
+            event_for(Some(&failed), &Outcome::Failed(f), false),
+            None,
+            "retry"
+        );
+        assert!(
+            event_for(
+                Some(&failed),
+                &Outcome::Failed(Failure::unseal("bang", None)),
+                false
+            )
+            .is_some()
+        );
+        // Recovery: Synced turns True.
+        assert!(event_for(Some(&failed), &Outcome::Synced, false).is_some());
+    }
+
+    #[test]
+    fn a_scope_mistake_is_named_in_ready_and_the_event() {
+        let mut ss = mk_ss(1);
+        ss.metadata.annotations = Some(
+            [(
+                seal_api::ANNOTATION_CLUSTER_WIDE.to_owned(),
+                "true".to_owned(),
+            )]
+            .into(),
+        );
+        let failure = UnsealFailure {
+            items: [("a".to_owned(), seal_api::NO_KEY_COULD_DECRYPT.to_owned())].into(),
+            likely_scope: Some(Scope::Strict),
+        };
+        let f = Failure::unseal(&failure.message(), scope_hint(&ss, &failure));
+        assert_eq!(
+            f.synced_message, "no key could decrypt secret (a)",
+            "Synced keeps upstream text"
+        );
+        assert!(
+            f.ready_message.contains("--scope strict") && f.ready_message.contains("cluster-wide")
+        );
+        assert!(
+            f.event_message
+                .starts_with("Failed to unseal: no key could decrypt secret (a); likely mistake")
+        );
     }
 }
