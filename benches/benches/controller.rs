@@ -51,7 +51,7 @@ fn main() {
     if which == "all" || which == "scale" {
         let n = size("SS", 10_000, 50);
         let unrelated = size("UNRELATED", 50_000, 200);
-        let bits = if smoke() { 2048 } else { 4096 };
+        let bits = size("BITS", 4096, 2048);
         println!(
             "\n## 3–4. scale: {n} SealedSecrets × 5 items (RSA-{bits}), {unrelated} unrelated Secrets"
         );
