@@ -180,6 +180,14 @@ impl FieldError {
         }
     }
 
+    pub(crate) fn too_long(field: &str, max: usize) -> Self {
+        FieldError {
+            field: field.to_owned(),
+            reason: "FieldValueTooLong",
+            detail: format!("Too long: must have at most {max} bytes"),
+        }
+    }
+
     pub(crate) fn required(field: &str, msg: &str) -> Self {
         FieldError {
             field: field.to_owned(),

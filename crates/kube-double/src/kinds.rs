@@ -30,6 +30,8 @@ pub struct ResourceKind {
     pub has_status: bool,
     /// Whether the CRD registry's rules apply (see the type documentation).
     pub custom: bool,
+    /// Whether a PUT to a missing object creates it (Leases, Events and Services do upstream).
+    pub create_on_update: bool,
     /// Field-selector labels supported besides `metadata.name` and `metadata.namespace`
     /// (dotted paths into the object). Others are refused with 400, as the API server does.
     pub field_labels: Vec<String>,
@@ -45,6 +47,7 @@ impl ResourceKind {
             namespaced: true,
             has_status: false,
             custom,
+            create_on_update: false,
             field_labels: Vec::new(),
         }
     }
@@ -70,6 +73,13 @@ impl ResourceKind {
     #[must_use]
     pub fn with_status_subresource(mut self) -> Self {
         self.has_status = true;
+        self
+    }
+
+    /// Lets a PUT to a missing object create it.
+    #[must_use]
+    pub fn create_on_update(mut self) -> Self {
+        self.create_on_update = true;
         self
     }
 
@@ -104,7 +114,7 @@ impl ResourceKind {
             "source",
             "type",
         ];
-        let mut core_events = Self::builtin("", "v1", "Event", "events");
+        let mut core_events = Self::builtin("", "v1", "Event", "events").create_on_update();
         for f in event_fields {
             core_events = core_events.field_label(f);
         }
@@ -115,16 +125,19 @@ impl ResourceKind {
                 .field_label("status.phase"),
             Self::builtin("", "v1", "Secret", "secrets").field_label("type"),
             Self::builtin("", "v1", "ConfigMap", "configmaps"),
-            Self::builtin("", "v1", "Service", "services").with_status_subresource(),
+            Self::builtin("", "v1", "Service", "services")
+                .with_status_subresource()
+                .create_on_update(),
             core_events,
             Self::builtin("events.k8s.io", "v1", "Event", "events")
+                .create_on_update()
                 .field_label("regarding.kind")
                 .field_label("regarding.namespace")
                 .field_label("regarding.name")
                 .field_label("reason")
                 .field_label("reportingController")
                 .field_label("type"),
-            Self::builtin("coordination.k8s.io", "v1", "Lease", "leases"),
+            Self::builtin("coordination.k8s.io", "v1", "Lease", "leases").create_on_update(),
             Self::custom("bitnami.com", "v1alpha1", "SealedSecret", "sealedsecrets")
                 .with_status_subresource(),
         ]

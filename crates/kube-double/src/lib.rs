@@ -129,6 +129,8 @@ pub struct Fault {
     pub times: usize,
     /// A delay before answering.
     pub delay: Option<Duration>,
+    /// Drop the connection instead of answering (after the headers), like a network failure.
+    pub disconnect: bool,
 }
 
 impl Fault {
@@ -144,6 +146,7 @@ impl Fault {
             message: None,
             times: 1,
             delay: None,
+            disconnect: false,
         }
     }
 
@@ -152,6 +155,15 @@ impl Fault {
         Fault {
             status: None,
             delay: Some(delay),
+            ..Fault::status(0)
+        }
+    }
+
+    /// Drop the connection of the next matching request mid-response, like a network failure.
+    pub fn disconnect() -> Self {
+        Fault {
+            status: None,
+            disconnect: true,
             ..Fault::status(0)
         }
     }
@@ -207,7 +219,8 @@ pub struct RequestRecord {
     pub path: String,
     /// The raw query string, without `?` (still percent-encoded).
     pub query: String,
-    /// The response status; 200 for watches, whose outcome streams later.
+    /// The response status; 200 for watches, whose outcome streams later; 0 for an injected
+    /// disconnect.
     pub status: u16,
 }
 
@@ -527,6 +540,14 @@ impl ApiDouble {
     pub fn close_watches(&self) {
         // Nobody listening is fine.
         let _ = self.shared.tx.send(Msg::Close);
+    }
+
+    /// Breaks every open watch stream: the connection drops mid-stream, as on a network failure.
+    /// kube's client reads that as a resumable end, so kube-runtime's watcher re-watches from its
+    /// last resourceVersion without reporting an error.
+    pub fn break_watches(&self) {
+        // Nobody listening is fine.
+        let _ = self.shared.tx.send(Msg::Abort);
     }
 
     /// Forgets the watch history: a watch from any earlier resourceVersion gets a single ERROR

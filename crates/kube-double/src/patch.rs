@@ -70,7 +70,10 @@ pub(crate) fn json_patch(target: &mut Value, ops: &Value) -> Result<(), String> 
             }
             "test" => {
                 let want = value()?;
-                if target.pointer(&pointer(path)?) != Some(&want) {
+                // As the API server's json-patch library does, a missing path tests equal to
+                // null (kube-runtime's finalizer helper relies on it).
+                let have = target.pointer(&pointer(path)?).unwrap_or(&Value::Null);
+                if *have != want {
                     return Err(format!(
                         "testing value {path} failed: test operation does not apply"
                     ));
@@ -184,6 +187,11 @@ mod tests {
             .expect_err("test fails");
         assert!(err.contains("test operation does not apply"));
         assert!(json_patch(&mut t, &json!([{"op": "remove", "path": "/nope"}])).is_err());
+        json_patch(
+            &mut t,
+            &json!([{"op": "test", "path": "/nope", "value": null}]),
+        )
+        .expect("a missing path tests equal to null");
         assert!(
             json_patch(
                 &mut t,

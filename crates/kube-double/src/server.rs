@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -28,7 +29,10 @@ use crate::store::{
 use crate::util::{meta_str, parse_query, percent_decode};
 use crate::{Fault, RequestRecord};
 
-type Body = BoxBody<Bytes, Infallible>;
+type Body = BoxBody<Bytes, io::Error>;
+
+/// A chunk of a streamed body; an error aborts the connection.
+type Chunk = Result<Bytes, io::Error>;
 
 /// The bounded request log.
 pub(crate) struct RequestLog {
@@ -114,7 +118,11 @@ pub(crate) async fn serve(
 }
 
 fn full(code: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
-    let mut resp = Response::new(Full::new(body.into()).boxed());
+    let mut resp = Response::new(
+        Full::new(body.into())
+            .map_err(|never| match never {})
+            .boxed(),
+    );
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -153,12 +161,21 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     } else {
         format!("{path}?{query}")
     };
+    let mut disconnected = false;
     let resp = match shared.take_fault(&method, &target) {
         Some(fault) => {
+            disconnected = fault.disconnect;
             if let Some(d) = fault.delay {
                 tokio::time::sleep(d).await;
             }
             match fault.status {
+                _ if fault.disconnect => {
+                    // Headers, then a broken body: the client sees the connection drop.
+                    let broken = futures::stream::once(async {
+                        Err::<Frame<Bytes>, _>(io::Error::other("kube-double: injected disconnect"))
+                    });
+                    Response::new(StreamBody::new(broken).boxed())
+                }
                 Some(code) => {
                     let message = fault
                         .message
@@ -175,7 +192,11 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         method,
         path,
         query,
-        status: resp.status().as_u16(),
+        status: if disconnected {
+            0
+        } else {
+            resp.status().as_u16()
+        },
     });
     resp
 }
@@ -423,11 +444,15 @@ async fn resource_inner(
         }
         Method::PUT => {
             let body = call.json_body()?;
-            let obj = call
+            let (obj, created) = call
                 .shared
                 .store()
-                .replace(res, &key, body, mode, call.dry_run())?;
-            Ok(object_response(200, &obj, call.meta_only))
+                .put(res, &key, body, mode, call.dry_run())?;
+            Ok(object_response(
+                if created { 201 } else { 200 },
+                &obj,
+                call.meta_only,
+            ))
         }
         Method::PATCH => {
             let ct = call.content_type.split(';').next().unwrap_or("").trim();
@@ -710,7 +735,7 @@ fn watch(call: &Call<'_>, res: usize, ns: Option<&str>) -> Result<Response<Body>
             call.shared.bookmark_ms.load(Ordering::Relaxed).max(1),
         ),
     };
-    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let (tx, rx) = mpsc::channel::<Chunk>(256);
     let shared = call.shared.clone();
     shared.open_watches.fetch_add(1, Ordering::SeqCst);
     tokio::spawn(async move {
@@ -718,9 +743,7 @@ fn watch(call: &Call<'_>, res: usize, ns: Option<&str>) -> Result<Response<Body>
         shared.open_watches.fetch_sub(1, Ordering::SeqCst);
     });
     let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+        rx.recv().await.map(|chunk| (chunk.map(Frame::data), rx))
     });
     let mut resp = Response::new(StreamBody::new(stream).boxed());
     resp.headers_mut().insert(
@@ -730,7 +753,7 @@ fn watch(call: &Call<'_>, res: usize, ns: Option<&str>) -> Result<Response<Body>
     Ok(resp)
 }
 
-async fn run_watch(start: WatchStart, view: WatchView, opts: WatchOpts, tx: mpsc::Sender<Bytes>) {
+async fn run_watch(start: WatchStart, view: WatchView, opts: WatchOpts, tx: mpsc::Sender<Chunk>) {
     let WatchStart {
         initial,
         backlog,
@@ -742,23 +765,23 @@ async fn run_watch(start: WatchStart, view: WatchView, opts: WatchOpts, tx: mpsc
         let mut buf = serde_json::to_vec(&json!({"type": "ERROR", "object": e.to_status()}))
             .expect("a JSON value serializes into a Vec");
         buf.push(b'\n');
-        let _ = tx.send(buf.into()).await;
+        let _ = tx.send(Ok(buf.into())).await;
         return;
     }
     for obj in &initial {
-        if tx.send(view.line("ADDED", obj)).await.is_err() {
+        if tx.send(Ok(view.line("ADDED", obj))).await.is_err() {
             return;
         }
     }
     drop(initial);
-    if opts.initial_end_marker && tx.send(view.bookmark(start_rv, true)).await.is_err() {
+    if opts.initial_end_marker && tx.send(Ok(view.bookmark(start_rv, true))).await.is_err() {
         return;
     }
     let mut last_rv = start_rv;
     for ch in &backlog {
         last_rv = last_rv.max(ch.rv);
         if let Some(line) = view.render(ch)
-            && tx.send(line).await.is_err()
+            && tx.send(Ok(line)).await.is_err()
         {
             return;
         }
@@ -781,7 +804,7 @@ async fn run_watch(start: WatchStart, view: WatchView, opts: WatchOpts, tx: mpsc
                     }
                     last_rv = ch.rv;
                     if let Some(line) = view.render(&ch)
-                        && tx.send(line).await.is_err()
+                        && tx.send(Ok(line)).await.is_err()
                         {
                             return;
                         }
@@ -789,10 +812,14 @@ async fn run_watch(start: WatchStart, view: WatchView, opts: WatchOpts, tx: mpsc
                 // Closed on purpose, lagged behind (the API server drops slow watchers too; the
                 // client resumes from its last version), or shutting down.
                 Ok(Msg::Close) | Err(_) => return,
+                Ok(Msg::Abort) => {
+                    let _ = tx.send(Err(io::Error::other("kube-double: watch broken on purpose"))).await;
+                    return;
+                }
             },
             () = tokio::time::sleep_until(deadline) => return,
             _ = ticks.tick(), if opts.bookmarks => {
-                if tx.send(view.bookmark(last_rv, false)).await.is_err() {
+                if tx.send(Ok(view.bookmark(last_rv, false))).await.is_err() {
                     return;
                 }
             }

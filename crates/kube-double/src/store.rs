@@ -46,8 +46,10 @@ pub(crate) struct Change {
 #[derive(Clone)]
 pub(crate) enum Msg {
     Change(Arc<Change>),
-    /// End every open watch.
+    /// End every open watch cleanly.
     Close,
+    /// Break every open watch (the connection drops mid-stream).
+    Abort,
 }
 
 /// Which part of an object a write may change.
@@ -143,6 +145,120 @@ fn is_config_key(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|c| c.is_ascii_alphanumeric() || b"-._".contains(&c))
+}
+
+const SECRET_MAX: usize = 1024 * 1024;
+const ANNOTATIONS_MAX: usize = 256 * 1024;
+const NAME_PART_MSG: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+
+/// `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`, the shape of label values and key name parts.
+fn is_label_word(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+/// Why a label or annotation key is not a qualified name (`[prefix/]name`), if it is not.
+fn qualified_name_error(key: &str) -> Option<String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(p) = prefix {
+        if p.is_empty() {
+            return Some("prefix part must be non-empty".into());
+        }
+        if p.len() > 253 || !is_dns_subdomain(p) {
+            return Some(format!("prefix part {SUBDOMAIN_MSG}"));
+        }
+    }
+    if name.is_empty() {
+        return Some("name part must be non-empty".into());
+    }
+    if name.len() > 63 {
+        return Some("name part must be no more than 63 characters".into());
+    }
+    (!is_label_word(name)).then(|| NAME_PART_MSG.to_owned())
+}
+
+/// The `metadata` rules every type shares: labels, annotations, owner references.
+fn validate_meta(obj: &Value, errs: &mut Vec<FieldError>) {
+    let meta = obj.get("metadata");
+    let field = |f: &str| meta.and_then(|m| m.get(f));
+    for (k, v) in field("labels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(why) = qualified_name_error(k) {
+            errs.push(FieldError::invalid("metadata.labels", &json!(k), &why));
+        }
+        match v.as_str() {
+            Some(v) if v.len() > 63 => errs.push(FieldError::invalid(
+                "metadata.labels",
+                &json!(v),
+                "must be no more than 63 characters",
+            )),
+            Some(v) if v.is_empty() || is_label_word(v) => {}
+            _ => errs.push(FieldError::invalid("metadata.labels", v, LABEL_VALUE_MSG)),
+        }
+    }
+    let mut size = 0;
+    for (k, v) in field("annotations")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(why) = qualified_name_error(&k.to_lowercase()) {
+            errs.push(FieldError::invalid("metadata.annotations", &json!(k), &why));
+        }
+        size += k.len() + v.as_str().map_or(0, str::len);
+    }
+    if size > ANNOTATIONS_MAX {
+        errs.push(FieldError::too_long(
+            "metadata.annotations",
+            ANNOTATIONS_MAX,
+        ));
+    }
+    let refs = field("ownerReferences").and_then(Value::as_array);
+    let mut controllers = Vec::new();
+    for r in refs.into_iter().flatten() {
+        for (f, what) in [
+            ("apiVersion", "version"),
+            ("kind", "kind"),
+            ("name", "name"),
+            ("uid", "uid"),
+        ] {
+            if r.get(f).and_then(Value::as_str).unwrap_or("").is_empty() {
+                errs.push(FieldError::invalid(
+                    &format!("metadata.ownerReferences.{f}"),
+                    &json!(""),
+                    &format!("{what} must not be empty"),
+                ));
+            }
+        }
+        if r.get("controller").and_then(Value::as_bool) == Some(true) {
+            controllers.push(format!(
+                "{}/{}",
+                r.get("kind").and_then(Value::as_str).unwrap_or(""),
+                r.get("name").and_then(Value::as_str).unwrap_or("")
+            ));
+        }
+    }
+    if controllers.len() > 1 {
+        errs.push(FieldError::invalid(
+            "metadata.ownerReferences",
+            &json!(controllers),
+            &format!(
+                "Only one reference can have Controller set to true. Found \"true\" in references for {}",
+                controllers.join(" and ")
+            ),
+        ));
+    }
 }
 
 fn owner_uids(obj: &Value) -> impl Iterator<Item = &str> {
@@ -569,7 +685,21 @@ impl Store {
         old: Option<&Value>,
     ) -> Result<(), ApiError> {
         let mut errs = Vec::new();
+        validate_meta(obj, &mut errs);
         let is = |k: &str| kind.group.is_empty() && kind.kind == k;
+        if is("Secret") {
+            let size: usize = obj
+                .get("data")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, v)| v.as_str())
+                .map(|v| B64.decode(v).map(|d| d.len()).unwrap_or(0))
+                .sum();
+            if size > SECRET_MAX {
+                errs.push(FieldError::too_long("data", SECRET_MAX));
+            }
+        }
         if is("Secret") || is("ConfigMap") {
             for field in ["data", "binaryData"] {
                 for k in obj
@@ -913,6 +1043,33 @@ impl Store {
             return Ok(gone);
         }
         Ok(self.commit(res, key.clone(), new, Some(old)))
+    }
+
+    /// PUT to the main resource: replaces, or creates on types that allow it.
+    /// Returns the object and whether it was created.
+    pub(crate) fn put(
+        &mut self,
+        res: usize,
+        key: &ObjKey,
+        body: Value,
+        mode: Write,
+        dry_run: bool,
+    ) -> Result<(Arc<Value>, bool), ApiError> {
+        let kind = self.resources[res].kind.clone();
+        if mode == Write::Status || !kind.create_on_update || self.get(res, key).is_some() {
+            return self
+                .replace(res, key, body, mode, dry_run)
+                .map(|o| (o, false));
+        }
+        let name = meta_str(&body, "name");
+        if name != key.1 {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({name}) does not match the name on the URL ({})",
+                key.1
+            )));
+        }
+        let ns = kind.namespaced.then_some(key.0.as_str());
+        self.create(res, ns, body, dry_run, true).map(|o| (o, true))
     }
 
     /// PATCH. Returns the object and whether it was created (server-side apply of a new object).

@@ -914,3 +914,269 @@ async fn registered_kinds_are_served_and_discovered() {
             .any(|r| r.name == "sealedsecrets/status")
     );
 }
+
+#[tokio::test]
+async fn puts_create_leases_and_metadata_is_validated() {
+    let api = ApiDouble::start().await;
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(api.client(), NS);
+    let mut lease = k8s_openapi::api::coordination::v1::Lease::default();
+    lease.metadata.name = Some("leader".into());
+    let created = leases
+        .replace("leader", &PostParams::default(), &lease)
+        .await
+        .expect("a PUT creates a Lease");
+    assert!(created.metadata.uid.is_some());
+    // Secrets are not created by PUT.
+    let secrets: Api<Secret> = Api::namespaced(api.client(), NS);
+    let err = secrets
+        .replace("nope", &PostParams::default(), &secret("nope", &[]))
+        .await
+        .expect_err("404");
+    assert_eq!(api_code(&err).map(|c| c.0), Some(404));
+
+    let mut bad = secret("bad", &[]);
+    bad.metadata.labels = Some(BTreeMap::from([(
+        "app".to_owned(),
+        "not valid!".to_owned(),
+    )]));
+    let err = secrets
+        .create(&PostParams::default(), &bad)
+        .await
+        .expect_err("invalid label");
+    assert_eq!(api_code(&err), Some((422, "Invalid".into())));
+    assert!(
+        api_message(&err).starts_with(
+            "Secret \"bad\" is invalid: metadata.labels: Invalid value: \"not valid!\""
+        )
+    );
+    let bad = secret("bad", &[("not a key", "v")]);
+    let err = secrets
+        .create(&PostParams::default(), &bad)
+        .await
+        .expect_err("invalid key");
+    assert_eq!(api_code(&err).map(|c| c.0), Some(422));
+}
+
+#[tokio::test]
+async fn finalizer_json_patches_work_as_kube_runtime_sends_them() {
+    let api = ApiDouble::start().await;
+    let ss = sealed_secrets(api.client());
+    api.insert(
+        json!({"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+        "metadata": {"name": "s", "namespace": NS}}),
+    );
+    // Add: test that the list is absent (tests equal to null), then add it.
+    let add = Patch::<()>::Json(
+        serde_json::from_value(json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": ["seal/x"]},
+        ]))
+        .expect("valid ops"),
+    );
+    let obj = ss
+        .patch("s", &PatchParams::default(), &add)
+        .await
+        .expect("added");
+    assert_eq!(obj.finalizers(), ["seal/x"]);
+    let held = ss
+        .delete("s", &DeleteParams::default())
+        .await
+        .expect("deleting");
+    let held = held.left().expect("the object, held by its finalizer");
+    assert!(held.metadata.deletion_timestamp.is_some());
+    assert_eq!(
+        held.metadata.generation,
+        Some(2),
+        "graceful deletion bumps the generation"
+    );
+    // Remove by index, guarded by a test.
+    let remove = Patch::<()>::Json(
+        serde_json::from_value(json!([
+            {"op": "test", "path": "/metadata/finalizers/0", "value": "seal/x"},
+            {"op": "remove", "path": "/metadata/finalizers/0"},
+        ]))
+        .expect("valid ops"),
+    );
+    ss.patch("s", &PatchParams::default(), &remove)
+        .await
+        .expect("removed");
+    assert!(ss.get_opt("s").await.expect("get_opt").is_none());
+}
+
+#[tokio::test]
+async fn disconnects_and_broken_watches_surface_as_transport_errors() {
+    let api = ApiDouble::start().await;
+    let secrets: Api<Secret> = Api::namespaced(api.client(), NS);
+    api.fail_next(Fault::disconnect().path("/secrets/a"));
+    let err = secrets.get("a").await.expect_err("dropped");
+    assert_eq!(
+        api_code(&err),
+        None,
+        "a transport error, not an API error: {err}"
+    );
+    assert_eq!(api.requests().last().map(|r| r.status), Some(0));
+
+    let mut w = watch_all(secrets.clone(), watcher::Config::default()).boxed();
+    assert!(initial_names(&mut w).await.is_empty());
+    // The watcher opens its watch only when polled; poll until it has (no event comes meanwhile:
+    // the stream keeps its state when a `next()` is dropped).
+    while api.watch_count() == 0 {
+        let polled = tokio::time::timeout(Duration::from_millis(20), w.next()).await;
+        assert!(polled.is_err(), "no event while idle");
+    }
+    api.break_watches();
+    api.insert(
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "b", "namespace": NS}}),
+    );
+    // kube reads a connection dropped mid-chunk as a resumable end: it re-watches silently.
+    match next(&mut w).await.expect("recovered") {
+        Event::Apply(s) => assert_eq!(s.name_any(), "b"),
+        _ => panic!("expected Apply(b) after the re-watch"),
+    }
+    let watches = api.requests().iter().filter(|r| r.is_watch()).count();
+    assert_eq!(watches, 2, "the broken watch was replaced");
+}
+
+mod controller {
+    use std::sync::Arc;
+
+    use kube::Resource as _;
+    use kube::runtime::Controller;
+    use kube::runtime::controller::Action;
+
+    use super::*;
+
+    async fn reconcile(ss: Arc<DynamicObject>, client: Arc<Client>) -> Result<Action, kube::Error> {
+        let ns = ss.namespace().unwrap_or_default();
+        let secrets: Api<Secret> = Api::namespaced((*client).clone(), &ns);
+        let name = ss.name_any();
+        if secrets.get_opt(&name).await?.is_none() {
+            let mut s = secret(&name, &[("k", "v")]);
+            s.metadata.owner_references = ss.controller_owner_ref(&ss_resource()).map(|r| vec![r]);
+            secrets.create(&PostParams::default(), &s).await?;
+        }
+        Ok(Action::await_change())
+    }
+
+    fn error_policy(_: Arc<DynamicObject>, _: &kube::Error, _: Arc<Client>) -> Action {
+        Action::requeue(Duration::from_millis(50))
+    }
+
+    async fn eventually(what: &str, check: impl Fn() -> bool) {
+        for _ in 0..500 {
+            if check() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_kube_runtime_controller_converges_and_recovers_owned_objects() {
+        let api = ApiDouble::start().await;
+        for i in 0..50 {
+            api.insert(
+                json!({"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+                "metadata": {"name": format!("s{i}"), "namespace": format!("ns{}", i % 5)}}),
+            );
+        }
+        let client = api.client();
+        let ar = ss_resource();
+        let controller = Controller::new_with(
+            Api::<DynamicObject>::all_with(client.clone(), &ar),
+            watcher::Config::default(),
+            ar,
+        )
+        .owns(
+            Api::<Secret>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .run(reconcile, error_policy, Arc::new(client))
+        .for_each(|_| async {});
+        let running = tokio::spawn(controller);
+
+        eventually("every SealedSecret has its Secret", || {
+            api.count("v1", "Secret", None) == 50
+        })
+        .await;
+        // Someone deletes an owned Secret: the controller recreates it.
+        api.delete("v1", "Secret", Some("ns1"), "s1")
+            .expect("deleted");
+        eventually("the Secret is back", || {
+            api.get("v1", "Secret", Some("ns1"), "s1").is_some()
+        })
+        .await;
+        // The SealedSecret goes: the garbage collector takes its Secret.
+        api.delete("bitnami.com/v1alpha1", "SealedSecret", Some("ns2"), "s2")
+            .expect("deleted");
+        assert!(api.get("v1", "Secret", Some("ns2"), "s2").is_none());
+        // The watches survive a restart of the watch streams.
+        api.close_watches();
+        api.insert(
+            json!({"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+            "metadata": {"name": "late", "namespace": "ns0"}}),
+        );
+        eventually("the late Secret exists", || {
+            api.get("v1", "Secret", Some("ns0"), "late").is_some()
+        })
+        .await;
+        running.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_thousand_objects_seed_list_and_watch_without_slowing_down() {
+    use std::time::Instant;
+    let api = ApiDouble::start().await;
+    api.set_request_log_limit(1000);
+    let secret_json = |i: usize| {
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": format!("secret-{i:05}"), "namespace": format!("ns{:02}", i % 50),
+                         "labels": {"app": "bench"}},
+            "data": {"a": "dmFsdWUtYQ==", "b": "dmFsdWUtYg==", "c": "dmFsdWUtYw=="}})
+    };
+    let t = Instant::now();
+    for i in 0..25_000 {
+        api.insert(secret_json(i));
+    }
+    let first_half = t.elapsed();
+    let t = Instant::now();
+    for i in 25_000..50_000 {
+        api.insert(secret_json(i));
+    }
+    let second_half = t.elapsed();
+    for i in 0..10_000 {
+        api.insert(
+            json!({"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+            "metadata": {"name": format!("ss-{i:05}"), "namespace": format!("ns{:02}", i % 50)},
+            "spec": {"encryptedData": {"a": "AgBy3i4OJSWK+PiTySYZZA=="}}}),
+        );
+    }
+    let t = Instant::now();
+    let metas: Api<PartialObjectMeta<Secret>> = Api::all(api.client());
+    let mut w = watch_all(metas, watcher::Config::default()).boxed();
+    assert_eq!(initial_names(&mut w).await.len(), 50_000);
+    let listed = t.elapsed();
+    let t = Instant::now();
+    let secrets: Api<Secret> = Api::namespaced(api.client(), "ns07");
+    for i in (7..2000).step_by(50) {
+        let name = format!("secret-{i:05}");
+        let mut s = secrets.get(&name).await.expect("got");
+        s.metadata.labels = Some(BTreeMap::from([("touched".to_owned(), "yes".to_owned())]));
+        secrets
+            .replace(&name, &PostParams::default(), &s)
+            .await
+            .expect("replaced");
+    }
+    let writes = t.elapsed();
+    eprintln!(
+        "seed 25k+25k Secrets: {first_half:?} + {second_half:?}; metadata watcher listed 50k in {listed:?}; 40 get+put in {writes:?}"
+    );
+    // No quadratic paths: the second half of the inserts costs about what the first did.
+    assert!(
+        second_half < first_half * 3 + Duration::from_millis(500),
+        "{first_half:?} vs {second_half:?}"
+    );
+    assert!(api.requests().len() <= 1000, "the request log is bounded");
+}
