@@ -202,7 +202,7 @@ impl ClusterOpts {
         let (kc, opts) = self.kubeconfig_with_overrides()?;
         let timeout = self.timeout;
         let client = rt.block_on(async {
-            let mut config = bounded(timeout, "loading the kubeconfig", async {
+            let mut config = bounded(timeout, "loading the kubeconfig", "the API server", async {
                 Config::from_custom_kubeconfig(kc, &opts)
                     .await
                     .context("invalid kubeconfig")
@@ -227,18 +227,37 @@ fn set_timeouts(config: &mut Config, timeout: Duration) {
     config.default_retry = false;
 }
 
+/// Runs `fut` for at most `timeout`; `peer` names what did not answer.
 async fn bounded<T>(
     timeout: Duration,
     what: &str,
+    peer: &str,
     fut: impl Future<Output = Result<T>>,
 ) -> Result<T> {
     match tokio::time::timeout(timeout, fut).await {
         Ok(r) => r,
         Err(_) => Err(anyhow!(
-            "{what}: timed out after {}; is the API server reachable? (--request-timeout sets the limit)",
+            "{what}: timed out after {}; is {peer} reachable? (--request-timeout sets the limit)",
             humantime(timeout)
         )),
     }
+}
+
+/// What to do when the API server can't be reached.
+const API_HINT: &str =
+    "check the kubeconfig's server (or --server) is reachable, or seal offline with --cert";
+
+/// A kube error as one message: an API answer keeps its status text; a transport failure (refused,
+/// reset, TLS) gives its innermost cause, which the outer layers only repeat, and `hint`.
+fn kube_error(err: kube::Error, what: &str, hint: &str) -> anyhow::Error {
+    if matches!(err, kube::Error::Api(_)) {
+        return anyhow::Error::new(err).context(what.to_owned());
+    }
+    let mut cause: &dyn std::error::Error = &err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    anyhow!("{what}: {cause}; {hint}")
 }
 
 fn humantime(d: Duration) -> String {
@@ -318,7 +337,8 @@ pub struct Reply {
 
 impl Connection {
     fn block_on<T>(&self, what: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
-        self.rt.block_on(bounded(self.timeout, what, fut))
+        self.rt
+            .block_on(bounded(self.timeout, what, "the API server", fut))
     }
 
     /// Finds the controller's Service (SPEC §9 FIX/BEYOND discovery).
@@ -395,9 +415,11 @@ impl Connection {
             match api.get(name).await {
                 Ok(svc) => Ok(Some(svc)),
                 Err(e) if matches!(api_code(&e), Some(404 | 403)) => Ok(None),
-                Err(e) => {
-                    Err(anyhow::Error::new(e).context(format!("cannot get service {ns}/{name}")))
-                }
+                Err(e) => Err(kube_error(
+                    e,
+                    &format!("cannot get service {ns}/{name}"),
+                    API_HINT,
+                )),
             }
         })
     }
@@ -413,7 +435,7 @@ impl Connection {
                 match api.list(&ListParams::default().labels(selector)).await {
                     Ok(l) => Ok(l.items),
                     Err(e) if matches!(api_code(&e), Some(403 | 404)) => Ok(Vec::new()),
-                    Err(e) => Err(anyhow::Error::new(e).context("cannot list services")),
+                    Err(e) => Err(kube_error(e, "cannot list services", API_HINT)),
                 }
             })?;
             for svc in list.iter().filter(|s| !is_metrics(s)) {
@@ -440,7 +462,7 @@ impl Connection {
             match api.list(&ListParams::default().fields(&field)).await {
                 Ok(l) => Ok(l.items),
                 Err(e) if matches!(api_code(&e), Some(403 | 404)) => Ok(Vec::new()),
-                Err(e) => Err(anyhow::Error::new(e).context("cannot list services")),
+                Err(e) => Err(kube_error(e, "cannot list services", API_HINT)),
             }
         })?;
         Ok(list
@@ -472,8 +494,11 @@ impl Connection {
         let req = req.body(body).context("failed to build the request")?;
         let what = format!("requesting {path}");
         self.block_on(&what, async {
-            let res = self.client.send(req.map(kube::client::Body::from)).await;
-            let res = res.with_context(|| format!("request to {path} failed"))?;
+            let res = self
+                .client
+                .send(req.map(kube::client::Body::from))
+                .await
+                .map_err(|e| kube_error(e, &format!("request to {path} failed"), API_HINT))?;
             let status = res.status();
             let body = collect(res.into_body()).await?;
             Ok(Reply { status, body })
@@ -510,23 +535,31 @@ pub fn fetch_url(url: &str, timeout: Duration) -> Result<Vec<u8>> {
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
-    rt.block_on(bounded(timeout, &format!("fetching {url}"), async {
-        let client = Client::try_from(config).context("failed to create an HTTP client")?;
-        let req = http::Request::get(path)
-            .header(http::header::ACCEPT, "application/x-pem-file, */*")
-            .body(kube::client::Body::empty())
-            .context("failed to build the request")?;
-        let res = client
-            .send(req)
-            .await
-            .with_context(|| format!("cannot fetch certificate from {url}"))?;
-        let status = res.status();
-        let body = collect(res.into_body()).await?;
-        if !status.is_success() {
-            bail!("cannot fetch certificate from {url}: HTTP {status}");
-        }
-        Ok(body)
-    }))
+    rt.block_on(bounded(
+        timeout,
+        &format!("fetching {url}"),
+        "the server",
+        async {
+            let client = Client::try_from(config).context("failed to create an HTTP client")?;
+            let req = http::Request::get(path)
+                .header(http::header::ACCEPT, "application/x-pem-file, */*")
+                .body(kube::client::Body::empty())
+                .context("failed to build the request")?;
+            let res = client.send(req).await.map_err(|e| {
+                kube_error(
+                    e,
+                    &format!("cannot fetch certificate from {url}"),
+                    "check the URL, or pass the certificate as a file with --cert",
+                )
+            })?;
+            let status = res.status();
+            let body = collect(res.into_body()).await?;
+            if !status.is_success() {
+                bail!("cannot fetch certificate from {url}: HTTP {status}");
+            }
+            Ok(body)
+        },
+    ))
 }
 
 fn env_proxy(scheme: &str, host: &str) -> Result<Option<http::Uri>> {

@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::edit::{Change, edit};
 use crate::files::{read_file, read_input, write_atomic, write_output};
 use crate::keys::load_keyring;
-use crate::modes::{Controller, cert_bytes, open_cert};
+use crate::modes::{Controller, cert_bytes, open_cert, parse_cert};
 use crate::plan::{CertSource, Input, Mode, Plan, ValueSource};
 
 /// Runs a subcommand.
@@ -39,7 +39,7 @@ pub fn run(plan: &Plan, controller: &mut Controller<'_>) -> Result<()> {
 
 fn cert(plan: &Plan, controller: &mut Controller<'_>, fingerprint: bool) -> Result<()> {
     let bytes = cert_bytes(plan, controller)?;
-    let cert = Certificate::from_pem(&bytes).context("cannot read the certificate")?;
+    let cert = parse_cert(plan, &bytes)?;
     let key = cert.public_key();
     let not_after = cert.not_after();
     let expired = SystemTime::now() > not_after;
@@ -146,7 +146,16 @@ fn set(
 fn unset(file: &Path, key: &str) -> Result<()> {
     let (text, ss) = read_one_sealed(file)?;
     if !ss.spec.encrypted_data.contains_key(key) {
-        bail!("{} has no item {key:?}", file.display());
+        let items: Vec<&str> = ss.spec.encrypted_data.keys().map(String::as_str).collect();
+        bail!(
+            "{} has no item {key:?}; its items are: {}",
+            file.display(),
+            if items.is_empty() {
+                "(none)".to_owned()
+            } else {
+                items.join(", ")
+            }
+        );
     }
     let mut expected = ss.clone();
     expected.spec.encrypted_data.remove(key);
@@ -261,14 +270,18 @@ fn validate_files(plan: &Plan, controller: &mut Controller<'_>, files: &[PathBuf
             }
         })();
         match result {
-            Ok(n) => println!(
+            Ok(n) => say(&format!(
                 "ok   {} ({n} SealedSecret{})",
                 file.display(),
                 if n == 1 { "" } else { "s" }
-            ),
+            ))?,
             Err(e) => {
                 failed += 1;
-                println!("FAIL {}: {e:#}", file.display());
+                say(&format!(
+                    "FAIL {}: {}",
+                    file.display(),
+                    crate::error_line(&e)
+                ))?;
             }
         }
     }
@@ -276,6 +289,14 @@ fn validate_files(plan: &Plan, controller: &mut Controller<'_>, files: &[PathBuf
         bail!("{failed} of {} files failed validation", files.len());
     }
     Ok(())
+}
+
+/// Prints one report line on stdout; a closed pipe is an error (main exits quietly on it), not a
+/// panic as with `println!`.
+fn say(line: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").context("failed to write to standard output")
 }
 
 /// Every *.yaml, *.yml and *.json file under `paths`, sorted, each once.
@@ -380,6 +401,8 @@ fn reencrypt(
     dry_run: bool,
 ) -> Result<()> {
     let files = collect_files(paths)?;
+    // A file named on the command line must hold SealedSecrets; a directory's others are skipped.
+    let named = |f: &PathBuf| paths.iter().any(|p| p == f && !p.is_dir());
     let keyring = if plan.recovery_keys.is_empty() {
         None
     } else {
@@ -438,6 +461,12 @@ fn reencrypt(
                 None => format!("{changed} SealedSecret(s)"),
             }))
         })();
+        let result = match result {
+            Ok(None) if named(file) => Err(anyhow::anyhow!(
+                "holds no SealedSecret (or is not YAML/JSON); name sealed secret files or directories"
+            )),
+            other => other,
+        };
         match result {
             Ok(None) => {}
             Ok(Some(what)) if what.is_empty() => unchanged += 1,
@@ -448,20 +477,25 @@ fn reencrypt(
                 } else {
                     "re-encrypted"
                 };
-                println!("{verb} {}: {what}", file.display());
+                say(&format!("{verb} {}: {what}", file.display()))?;
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("{}: {e:#}", file.display());
+                say(&format!(
+                    "FAIL {}: {}",
+                    file.display(),
+                    crate::error_line(&e)
+                ))?;
             }
         }
     }
-    eprintln!(
+    let summary = format!(
         "{changed_files} file(s) {}, {unchanged} already sealed with {newest}",
         if dry_run { "to change" } else { "changed" }
     );
     if failed > 0 {
-        bail!("{failed} file(s) could not be re-encrypted");
+        bail!("{failed} file(s) could not be re-encrypted (FAIL lines above); {summary}");
     }
+    eprintln!("{summary}");
     Ok(())
 }

@@ -5,28 +5,42 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
+use seal_api::MAX_INPUT_BYTES;
 
 use crate::plan::Input;
 
-/// Reads all of an input.
+/// Reads all of an input, at most [`MAX_INPUT_BYTES`].
 pub fn read_input(input: &Input) -> Result<Vec<u8>> {
     match input {
         Input::Stdin => {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .lock()
-                .read_to_end(&mut buf)
-                .context("failed to read standard input")?;
-            Ok(buf)
+            read_capped(std::io::stdin().lock()).context("failed to read standard input")
         }
         Input::File(path) => read_file(path),
     }
 }
 
-/// Reads a file, naming it on failure.
+/// Reads a file, at most [`MAX_INPUT_BYTES`], naming it on failure.
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).with_context(|| format!("failed to read {}", path.display()))
+    fs::File::open(path)
+        .map_err(anyhow::Error::new)
+        .and_then(read_capped)
+        .with_context(|| format!("failed to read {}", path.display()))
+}
+
+/// Reads to the end, but never more than one byte past the limit: an endless pipe or a huge
+/// file fails fast instead of filling memory.
+fn read_capped(reader: impl Read) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let limit = u64::try_from(MAX_INPUT_BYTES).unwrap_or(u64::MAX);
+    reader.take(limit + 1).read_to_end(&mut buf)?;
+    if buf.len() > MAX_INPUT_BYTES {
+        bail!(
+            "it is larger than {} MiB, the most kubectl-seal reads; a Secret holds at most 1 MiB, so check the input",
+            MAX_INPUT_BYTES >> 20
+        );
+    }
+    Ok(buf)
 }
 
 /// Writes `bytes` to stdout, or atomically to `path`.
@@ -35,24 +49,70 @@ pub fn write_output(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
         Some(path) => write_atomic(path, bytes),
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(bytes)?;
-            out.flush()?;
-            Ok(())
+            out.write_all(bytes)
+                .and_then(|()| out.flush())
+                .context("failed to write to standard output")
         }
+    }
+}
+
+/// As [`write_output`], for plaintext (unsealed Secrets): a file is written with mode 0600.
+pub fn write_private_output(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
+    match path {
+        Some(path) => write_file(path, bytes, true),
+        None => write_output(None, bytes),
     }
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`: readers see the
 /// old content or the new, never a part. An existing file keeps its permissions.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = match path.parent() {
+    write_file(path, bytes, false)
+}
+
+/// Writes `path` atomically (see [`write_atomic`]); `private` makes the file mode 0600. A symlink
+/// is followed, so the file it points to is replaced and the link stays. A device or a pipe
+/// (`/dev/stdout`, `/dev/null`, a FIFO) is written to in place: it can't be replaced.
+fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
+    let shown = path.display();
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            bail!("cannot write {shown}: it is a directory; give a file path")
+        }
+        Ok(meta) if !meta.is_file() => {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot write {shown}"))?;
+            return f
+                .write_all(bytes)
+                .and_then(|()| f.flush())
+                .with_context(|| format!("cannot write {shown}"));
+        }
+        _ => {}
+    }
+    let target = match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(path).map_err(|_| {
+            anyhow::anyhow!("cannot write {shown}: it is a symlink to a missing file; create the file or remove the link")
+        })?,
+        _ => path.to_path_buf(),
+    };
+    let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let file_name = path
+    if !dir.is_dir() {
+        let why = if dir.exists() {
+            "is not a directory"
+        } else {
+            "does not exist; create it first"
+        };
+        bail!("cannot write {shown}: {} {why}", dir.display());
+    }
+    let file_name = target
         .file_name()
-        .with_context(|| format!("{} is not a file name", path.display()))?;
+        .with_context(|| format!("cannot write {shown}: it is not a file name"))?;
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let tmp = dir.join(format!(
         ".{}.{}-{}.tmp",
         file_name.to_string_lossy(),
@@ -60,19 +120,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| -> Result<()> {
-        let mut f = fs::File::create(&tmp)
+        let mut opts = fs::OpenOptions::new();
+        // A fresh name: never follow or reuse something already there.
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            opts.mode(0o600);
+        }
+        let mut f = opts
+            .open(&tmp)
             .with_context(|| format!("failed to create a temporary file in {}", dir.display()))?;
-        if let Ok(meta) = fs::metadata(path) {
+        if private {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                // The umask can only remove bits; make sure nothing else reads plaintext.
+                f.set_permissions(fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("failed to restrict {}", tmp.display()))?;
+            }
+        } else if let Ok(meta) = fs::metadata(&target) {
             // Best effort: keep the mode of the file being replaced.
             let _ = f.set_permissions(meta.permissions());
         }
         f.write_all(bytes)
             .and_then(|()| f.sync_all())
             .with_context(|| format!("failed to write {}", tmp.display()))?;
-        fs::rename(&tmp, path).with_context(|| format!("failed to replace {}", path.display()))
+        fs::rename(&tmp, &target).with_context(|| format!("failed to replace {shown}"))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result
+    result.with_context(|| format!("cannot write {shown}"))
 }

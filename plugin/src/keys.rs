@@ -30,6 +30,12 @@ pub fn load_keyring(paths: &[PathBuf]) -> Result<Keyring> {
 
 fn parse_key_file(bytes: &[u8], source: &str) -> Result<Vec<KeyEntry>> {
     let text = std::str::from_utf8(bytes).context("not UTF-8")?;
+    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED")
+    {
+        bail!(
+            "the key is encrypted with a passphrase; decrypt it first, e.g. openssl pkey -in KEY -out PLAIN.key (and keep PLAIN.key private)"
+        );
+    }
     if text.contains("-----BEGIN") {
         let key = PrivateKey::from_pem(text)?;
         let cert = Certificate::from_pem(bytes).ok();

@@ -15,8 +15,7 @@ fn main() -> ExitCode {
             if broken_pipe {
                 return ExitCode::SUCCESS;
             }
-            let msg = format!("{err:#}").replace('\n', "; ");
-            eprintln!("error: {msg}");
+            eprintln!("error: {}", kubectl_seal::error_line(&err));
             ExitCode::FAILURE
         }
     }

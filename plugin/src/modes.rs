@@ -12,7 +12,7 @@ use seal_api::{
 use serde_json::Value;
 
 use crate::cluster::{Connection, ControllerService, fetch_url};
-use crate::files::{read_file, read_input, write_atomic, write_output};
+use crate::files::{read_file, read_input, write_atomic, write_output, write_private_output};
 use crate::keys::load_keyring;
 use crate::plan::{CertSource, Input, Mode, Plan};
 
@@ -110,13 +110,18 @@ pub fn cert_bytes(plan: &Plan, controller: &mut Controller<'_>) -> Result<Vec<u8
 /// The sealing certificate, parsed and checked: RSA, not expired.
 pub fn open_cert(plan: &Plan, controller: &mut Controller<'_>) -> Result<Certificate> {
     let bytes = cert_bytes(plan, controller)?;
-    let cert = Certificate::from_pem(&bytes).with_context(|| match &plan.cert {
+    let cert = parse_cert(plan, &bytes)?;
+    cert.ensure_not_expired(SystemTime::now())?;
+    Ok(cert)
+}
+
+/// Parses the certificate bytes, naming where they came from on failure.
+pub fn parse_cert(plan: &Plan, bytes: &[u8]) -> Result<Certificate> {
+    Certificate::from_pem(bytes).with_context(|| match &plan.cert {
         CertSource::File(p) => format!("cannot use certificate {}", p.display()),
         CertSource::Url(u) => format!("cannot use certificate {u}"),
         CertSource::Controller => "cannot use the controller's certificate".to_owned(),
-    })?;
-    cert.ensure_not_expired(SystemTime::now())?;
-    Ok(cert)
+    })
 }
 
 impl Plan {
@@ -308,7 +313,8 @@ impl Plan {
                 })?,
             );
         }
-        write_output(self.output.as_deref(), out.as_bytes())
+        // Plaintext: a file gets mode 0600.
+        write_private_output(self.output.as_deref(), out.as_bytes())
     }
 
     fn validate(&self, controller: &mut Controller<'_>) -> Result<()> {

@@ -1,6 +1,7 @@
 //! kubectl-seal end to end: the built binary, fixture keys, and a stand-in API server.
 #![allow(clippy::unwrap_used)] // tests
 
+mod bad_input;
 mod fake_api;
 
 use std::collections::BTreeMap;
