@@ -39,23 +39,29 @@
 //! # What it reproduces
 //!
 //! - Paths `/api/v1[/namespaces/{ns}]/{plural}[/{name}[/status]]` and the `/apis/{group}/{version}`
-//!   equivalents, cluster-wide lists, `/version` and legacy discovery (`/api`, `/apis`, ...).
+//!   equivalents, cluster-wide lists, `/version`, legacy and aggregated (v2) discovery.
 //! - One global, increasing `resourceVersion`; uid, `creationTimestamp`, `generateName`,
 //!   `generation` for custom resources; 409 `AlreadyExists`, 409 `Conflict` on a stale
 //!   `resourceVersion`, 404 `NotFound` and 422 `Invalid` `Status` bodies worded as upstream.
-//! - Status subresources, merge / strategic-merge (as merge) / JSON patches, finalizers,
-//!   garbage collection through `ownerReferences`, namespace deletion, immutable Secrets and
-//!   ConfigMaps, Secret `stringData`.
+//!   An update that changes nothing is not written (same resourceVersion, no watch event).
+//! - Status subresources, merge / strategic-merge (as merge) / JSON patches, finalizers
+//!   (`deletionTimestamp`, deletion when the last one goes), garbage collection through
+//!   `ownerReferences` (background; `Orphan` honoured), namespace deletion, immutable Secrets
+//!   and ConfigMaps, Secret `stringData` and size limit, name/label/annotation/owner-reference
+//!   validation, create-on-PUT for Leases, Events and Services.
 //! - Lists with label and field selectors and `limit`/`continue` paging; watches from a
 //!   resource version with bounded history, 410 `Expired`, bookmarks, `timeoutSeconds`,
-//!   `sendInitialEvents`; metadata-only (`PartialObjectMetadata`) responses.
+//!   `sendInitialEvents`, selector transitions as ADDED/DELETED; watches without a
+//!   resourceVersion (or `0`) start with ADDED events for the current state, as upstream;
+//!   metadata-only (`PartialObjectMetadata`) responses.
 //!
 //! # What it does not
 //!
 //! Authentication, RBAC (inject 403s with [`Fault`] instead), admission, defaulting and schema
-//! validation beyond the few rules above, strategic-merge list semantics, real server-side apply
+//! validation beyond the rules above, strategic-merge list semantics, real server-side apply
 //! (apply patches are merged, creating the object if absent), consistent snapshots across list
-//! pages, list `resourceVersionMatch=Exact`, protobuf, and GC of objects whose owners never existed.
+//! pages (later pages show current objects), list `resourceVersionMatch=Exact`, foreground
+//! deletion, `managedFields`, protobuf, and GC of objects whose owners never existed.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 
@@ -516,7 +522,7 @@ impl ApiDouble {
         let res = Self::resolve(&store, api_version, kind_or_plural);
         let key = store.key(res, ns, name);
         store
-            .delete(res, &key, None, false)
+            .delete(res, &key, None, false, false)
             .ok()
             .map(|(o, _)| (*o).clone())
     }

@@ -244,7 +244,10 @@ async fn dispatch(
             .unwrap_or("")
             .to_owned()
     };
-    let meta_only = header_str(header::ACCEPT).contains("as=PartialObjectMetadata");
+    let accept = header_str(header::ACCEPT);
+    let meta_only = accept.contains("as=PartialObjectMetadata");
+    // Aggregated discovery is asked for first in the Accept list; plain JSON is the fallback.
+    let aggregated = accept.starts_with("application/json;g=apidiscovery.k8s.io;v=v2");
     let content_type = header_str(header::CONTENT_TYPE);
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
@@ -277,6 +280,8 @@ async fn dispatch(
                    "gitCommit": "", "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z",
                    "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64"})
         }),
+        ["api"] if aggregated => get_only(&|| aggregated_discovery(&shared.store(), true)),
+        ["apis"] if aggregated => get_only(&|| aggregated_discovery(&shared.store(), false)),
         ["api"] => get_only(&|| {
             json!({"kind": "APIVersions", "versions": ["v1"],
                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": shared.addr.to_string()}]})
@@ -343,6 +348,45 @@ fn group_list(store: &Store) -> Value {
         })
         .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+/// `apidiscovery.k8s.io/v2` `APIGroupDiscoveryList` for `/api` (`core`) or `/apis`.
+fn aggregated_discovery(store: &Store, core: bool) -> Value {
+    let mut groups: Vec<(String, String)> = store
+        .kinds()
+        .filter(|k| k.group.is_empty() == core)
+        .map(|k| (k.group.clone(), k.version.clone()))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    let items: Vec<Value> = groups
+        .iter()
+        .map(|(g, v)| {
+            let resources: Vec<Value> = store
+                .kinds()
+                .filter(|k| &k.group == g && &k.version == v)
+                .map(|k| {
+                    let response_kind = json!({"group": k.group, "version": k.version, "kind": k.kind});
+                    let subresources: Vec<Value> = if k.has_status {
+                        vec![json!({"subresource": "status", "responseKind": response_kind,
+                                    "verbs": ["get", "patch", "update"]})]
+                    } else {
+                        Vec::new()
+                    };
+                    json!({
+                        "resource": k.plural, "responseKind": response_kind,
+                        "scope": if k.namespaced { "Namespaced" } else { "Cluster" },
+                        "singularResource": k.kind.to_lowercase(),
+                        "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+                        "subresources": subresources,
+                    })
+                })
+                .collect();
+            let meta = if g.is_empty() { json!({}) } else { json!({"name": g}) };
+            json!({"metadata": meta, "versions": [{"version": v, "resources": resources, "freshness": "Current"}]})
+        })
+        .collect();
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
 }
 
 fn resource_list(store: &Store, group: &str, version: &str) -> Value {
@@ -501,10 +545,17 @@ async fn resource_inner(
                     .get("dryRun")
                     .and_then(Value::as_array)
                     .is_some_and(|a| a.iter().any(|v| v == "All"));
-            let (obj, gone) =
-                call.shared
-                    .store()
-                    .delete(res, &key, opts.get("preconditions"), dry_run)?;
+            // kube sends it in the body; kubectl may put it in the query.
+            let orphan = opts.get("propagationPolicy").and_then(Value::as_str) == Some("Orphan")
+                || call.param("propagationPolicy") == Some("Orphan")
+                || opts.get("orphanDependents").and_then(Value::as_bool) == Some(true);
+            let (obj, gone) = call.shared.store().delete(
+                res,
+                &key,
+                opts.get("preconditions"),
+                orphan,
+                dry_run,
+            )?;
             if gone && !kind.custom {
                 let mut details =
                     json!({"name": name, "kind": kind.plural, "uid": meta_str(&obj, "uid")});
@@ -606,7 +657,7 @@ fn delete_collection(
                 meta_str(&obj, "namespace").to_owned(),
                 meta_str(&obj, "name").to_owned(),
             );
-            if let Ok((o, _)) = store.delete(res, &key, None, dry_run) {
+            if let Ok((o, _)) = store.delete(res, &key, None, false, dry_run) {
                 deleted.push(o);
             }
         }

@@ -600,6 +600,30 @@ impl Store {
         }
     }
 
+    /// `propagationPolicy: Orphan`: dependents lose their reference to `uid` and stay.
+    fn orphan_dependents(&mut self, uid: &str) {
+        let Some(deps) = self.dependents.get(uid).cloned() else {
+            return;
+        };
+        for (res, key) in deps {
+            let Some(obj) = self.get(res, &key) else {
+                continue;
+            };
+            let mut new = (*obj).clone();
+            let meta = meta_mut(&mut new);
+            if let Some(refs) = meta
+                .get_mut("ownerReferences")
+                .and_then(Value::as_array_mut)
+            {
+                refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid));
+                if refs.is_empty() {
+                    meta.remove("ownerReferences");
+                }
+            }
+            self.commit(res, key, new, Some(obj));
+        }
+    }
+
     fn check_type(kind: &ResourceKind, obj: &mut Value) -> Result<(), ApiError> {
         let Value::Object(map) = obj else {
             return Err(ApiError::bad_request(format!(
@@ -1125,6 +1149,7 @@ impl Store {
         res: usize,
         key: &ObjKey,
         preconditions: Option<&Value>,
+        orphan: bool,
         dry_run: bool,
     ) -> Result<(Arc<Value>, bool), ApiError> {
         let old = self
@@ -1155,6 +1180,11 @@ impl Store {
         let out = self
             .delete_obj(res, key, &mut gc)
             .expect("the object exists under the lock");
+        if orphan && out.1 {
+            let uid = meta_str(&out.0, "uid").to_owned();
+            gc.retain(|u| *u != uid);
+            self.orphan_dependents(&uid);
+        }
         self.collect_garbage(gc);
         Ok(out)
     }
@@ -1399,14 +1429,16 @@ mod tests {
             false,
         )
         .expect("only-a");
-        s.delete(ss, &key("ns", "a"), None, false).expect("deleted");
+        s.delete(ss, &key("ns", "a"), None, false, false)
+            .expect("deleted");
         assert!(s.get(secrets, &key("ns", "only-a")).is_none());
         let both = s.get(secrets, &key("ns", "both")).expect("kept");
         assert_eq!(
             both["metadata"]["ownerReferences"].as_array().map(Vec::len),
             Some(1)
         );
-        s.delete(ss, &key("ns", "b"), None, false).expect("deleted");
+        s.delete(ss, &key("ns", "b"), None, false, false)
+            .expect("deleted");
         assert!(s.get(secrets, &key("ns", "both")).is_none());
     }
 
@@ -1422,7 +1454,7 @@ mod tests {
         )
         .expect("created");
         let (obj, gone) = s
-            .delete(ss, &key("ns", "a"), None, false)
+            .delete(ss, &key("ns", "a"), None, false, false)
             .expect("deleting");
         assert!(!gone);
         assert!(is_deleting(&obj));

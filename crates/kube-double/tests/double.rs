@@ -542,6 +542,22 @@ async fn deleting_an_owner_collects_its_dependents() {
     );
     assert!(secrets.get_opt("free").await.expect("get_opt").is_some());
 
+    // Orphaning deletions leave dependents without the reference.
+    let owner = api.insert(
+        json!({"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+        "metadata": {"name": "o", "namespace": NS}}),
+    );
+    api.insert(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "o", "namespace": NS,
+        "ownerReferences": [{"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret", "name": "o",
+                             "uid": owner["metadata"]["uid"]}]}}));
+    let dp = DeleteParams {
+        propagation_policy: Some(kube::api::PropagationPolicy::Orphan),
+        ..DeleteParams::default()
+    };
+    ss.delete("o", &dp).await.expect("deleted");
+    let orphan = secrets.get("o").await.expect("orphaned, not collected");
+    assert_eq!(orphan.metadata.owner_references, None);
+
     // With GC off, dependents stay.
     api.set_garbage_collection(false);
     let owner = api.insert(
@@ -902,6 +918,30 @@ async fn registered_kinds_are_served_and_discovered() {
     assert_eq!(version.major, "1");
     let groups = api.client().list_api_groups().await.expect("groups");
     assert!(groups.groups.iter().any(|g| g.name == "bitnami.com"));
+    for discovery in [
+        kube::Discovery::new(api.client())
+            .run()
+            .await
+            .expect("legacy discovery"),
+        kube::Discovery::new(api.client())
+            .run_aggregated()
+            .await
+            .expect("aggregated discovery"),
+    ] {
+        let gvk = GroupVersionKind::gvk("bitnami.com", "v1alpha1", "SealedSecret");
+        let (found, caps) = discovery
+            .resolve_gvk(&gvk)
+            .expect("SealedSecrets are discovered");
+        assert_eq!(found.plural, "sealedsecrets");
+        assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
+        let secret = GroupVersionKind::gvk("", "v1", "Secret");
+        assert!(discovery.resolve_gvk(&secret).is_some());
+        assert!(
+            discovery
+                .resolve_gvk(&GroupVersionKind::gvk("example.com", "v1", "Widget"))
+                .is_some()
+        );
+    }
     let resources = api
         .client()
         .list_api_group_resources("bitnami.com/v1alpha1")
