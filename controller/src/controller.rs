@@ -34,7 +34,8 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::config::Config;
 use crate::decide::{
-    self, Digest, DigestKey, Failure, Outcome, Ownership, Plan, ReadyReason, content_mac, spec_mac,
+    self, Digest, DigestKey, EventSpec, Failure, Outcome, Ownership, Plan, ReadyReason,
+    content_mac, spec_mac,
 };
 use crate::events::Recorder;
 use crate::keys::KeyStore;
@@ -126,6 +127,9 @@ struct State {
     /// The status we last wrote per SealedSecret (uid, generation, resourceVersion after the
     /// write), newer than the watch cache until the watch catches up.
     statuses: HashMap<Key, WrittenStatus>,
+    /// With `--update-status=false`: the last event emitted per SealedSecret (and its uid),
+    /// standing in for the status that would otherwise tell a change from a repeat.
+    last_events: HashMap<Key, (Option<String>, EventSpec)>,
 }
 
 #[derive(Clone)]
@@ -308,12 +312,12 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
     let unsealed = match unseal_on_pool(&ctx, &ss, &keyring, preferred).await? {
         Ok(u) => u,
         Err(err) => {
-            let failure = match &err {
-                seal_api::Error::Unseal(f) => {
-                    Failure::unseal(&f.message(), decide::scope_hint(&ss, f))
-                }
-                other => Failure::unseal(&other.to_string(), None),
+            // Redacted: template and v1 errors can quote plaintext (see the function).
+            let hint = match &err {
+                seal_api::Error::Unseal(f) => decide::scope_hint(&ss, f),
+                _ => None,
             };
+            let failure = Failure::unseal(&decide::unseal_error_message(&err), hint);
             ctx.metrics.unseal_error("unseal", &ns);
             let count = ctx.record_failure(&key, ss.metadata.generation);
             if count > ctx.cfg.max_unseal_retries {
@@ -363,6 +367,10 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
             }
             false
         }
+        Plan::Create(_) if !still_exists(&ctx, &ss).await => {
+            tracing::debug!("SealedSecret has gone; not recreating its Secret");
+            return Ok(Action::await_change());
+        }
         Plan::Create(secret) => match secrets.create(&PostParams::default(), &secret).await {
             Ok(s) => {
                 tracing::info!("created Secret");
@@ -407,6 +415,27 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
         }
     };
     finish(&ctx, &ss, Outcome::Synced, written).await
+}
+
+/// Before recreating a Secret: is the SealedSecret still there (same uid, not being deleted)?
+///
+/// Our cache can be behind: after a relist (410 Gone) or when the Secret watch reports the
+/// garbage collector's delete before the SealedSecret watch reports the owner's, a "deleted
+/// Secret" trigger may come for a SealedSecret that has gone, and creating would resurrect its
+/// Secret with a dangling owner. Only asked when the object was reconciled before (it has a
+/// status, or there is none to go by), so first-time creates cost no extra request. An API
+/// error counts as "exists": the create then fails or succeeds as before.
+async fn still_exists(ctx: &Context, ss: &SealedSecret) -> bool {
+    if ctx.cfg.update_status && ss.status.is_none() {
+        return true;
+    }
+    let api: Api<SealedSecret> =
+        Api::namespaced(ctx.client.clone(), &ss.namespace().unwrap_or_default());
+    match api.get_opt(&ss.name_any()).await {
+        Ok(Some(now)) => now.uid() == ss.uid() && now.metadata.deletion_timestamp.is_none(),
+        Ok(None) => false,
+        Err(_) => true,
+    }
 }
 
 fn count_items(opened_by: &std::collections::BTreeMap<String, String>) -> HashMap<String, u64> {
@@ -553,7 +582,10 @@ async fn finish(
     let prev = prev.as_ref();
     // Decided against the status before this reconcile; emitted once the status recording it
     // is written (a failed write is retried and decides again).
-    let event = decide::event_for(prev, &outcome, secret_written);
+    let mut event = decide::event_for(prev, &outcome, secret_written);
+    if !ctx.cfg.update_status {
+        event = unless_repeated(ctx, ss, event, secret_written);
+    }
     if ctx.cfg.update_status {
         let now = Time(jiff::Timestamp::now());
         if let Some(status) = decide::next_status(prev, ss.metadata.generation, &outcome, &now) {
@@ -598,6 +630,29 @@ async fn finish(
     ctx.metrics
         .set_condition(&ns, &name, decide::READY, &instance, synced);
     Ok(Action::await_change())
+}
+
+/// With `--update-status=false` there is no stored status to decide "on change" against, so
+/// every retry or resync would repeat its event (upstream #223). Instead, drop an event equal
+/// to the last one emitted for this object (same uid), unless the Secret was just written.
+fn unless_repeated(
+    ctx: &Context,
+    ss: &SealedSecret,
+    event: Option<EventSpec>,
+    secret_written: bool,
+) -> Option<EventSpec> {
+    let event = event?;
+    let uid = ss.uid();
+    let mut st = ctx.state();
+    let repeated = st
+        .last_events
+        .get(&key_of(ss))
+        .is_some_and(|(u, last)| *u == uid && *last == event);
+    if repeated && !secret_written {
+        return None;
+    }
+    st.last_events.insert(key_of(ss), (uid, event.clone()));
+    Some(event)
 }
 
 /// Retries with exponential backoff, 1 s doubling to 5 min.
@@ -741,6 +796,7 @@ impl Driver {
             st.retries.remove(&(ns.clone(), name.clone()));
             st.forced.remove(&(ns.clone(), name.clone()));
             st.statuses.remove(&(ns.clone(), name.clone()));
+            st.last_events.remove(&(ns.clone(), name.clone()));
         }
         if self.ctx.cfg.old_gc_behavior {
             let ctx = self.ctx.clone();

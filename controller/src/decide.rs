@@ -169,6 +169,52 @@ pub fn immutable_message(namespace: &str, name: &str) -> String {
     )
 }
 
+/// Stands in for an error detail that may quote decrypted data.
+pub const WITHHELD: &str = "(details withheld: they may quote decrypted data)";
+
+/// What seal-api says when a sealed v1 `data` blob opens but is not a Secret.
+const V1_NOT_A_SECRET: &str = "sealed v1 data is not a Secret";
+
+/// The message of a failed unseal as status, events, logs and `/v1/verify` may show it.
+///
+/// Two details can quote plaintext, and are withheld:
+/// - a template *execution* error, `template: <name>:<line>:<col>: executing "<name>" at
+///   <<node>>: <detail>`, whose detail can be a rendered value (`{{ fail .password }}` makes
+///   the password the error); the position and node (template source) stay;
+/// - a v1 `data` blob that opens but is not a Secret: the JSON parser's error quotes what it
+///   read (`invalid type: string "…"`), and any item's ciphertext can be passed off as such a
+///   blob under the same scope.
+///
+/// Key, scope and template parse errors name only items and template source and are kept.
+pub fn unseal_error_message(err: &seal_api::Error) -> String {
+    match err {
+        seal_api::Error::Unseal(f) => redacted_failure(f).message(),
+        seal_api::Error::Template(msg) => redact_template_error(msg),
+        other => other.to_string(),
+    }
+}
+
+/// `failure` with item messages that may quote plaintext cut short (see
+/// [`unseal_error_message`]).
+pub fn redacted_failure(failure: &UnsealFailure) -> UnsealFailure {
+    let mut f = failure.clone();
+    for msg in f.items.values_mut() {
+        if msg.starts_with(V1_NOT_A_SECRET) {
+            *msg = format!("{V1_NOT_A_SECRET}: {WITHHELD}");
+        }
+    }
+    f
+}
+
+fn redact_template_error(msg: &str) -> String {
+    let Some(at) = msg.find(": executing \"") else {
+        return msg.to_owned();
+    };
+    // Keep `… at <node>`; the node is template source. Without one, keep only the position.
+    let cut = msg[at..].find(">: ").map_or(at, |i| at + i + 1);
+    format!("{}: {WITHHELD}", &msg[..cut])
+}
+
 /// Names the likely mistake when nothing opened under the declared scope but something opens
 /// under `likely`.
 pub fn scope_hint(ss: &SealedSecret, failure: &UnsealFailure) -> Option<String> {
@@ -689,6 +735,44 @@ mod tests {
     use seal_api::crypto::PrivateKey;
 
     const UID: &str = "ss-uid";
+
+    #[test]
+    fn unseal_errors_that_may_quote_plaintext_are_redacted() {
+        let exec = seal_api::Error::Template(
+            "template: auth:1:3: executing \"auth\" at <fail .password>: hunter2".into(),
+        );
+        assert_eq!(
+            unseal_error_message(&exec),
+            format!("template: auth:1:3: executing \"auth\" at <fail .password>: {WITHHELD}")
+        );
+        let odd = seal_api::Error::Template("template: a:1:3: executing \"a\" hunter2".into());
+        assert_eq!(
+            unseal_error_message(&odd),
+            format!("template: a:1:3: {WITHHELD}")
+        );
+        let parse = seal_api::Error::Template("template: a:1: function \"env\" not defined".into());
+        assert_eq!(
+            unseal_error_message(&parse),
+            "template: a:1: function \"env\" not defined"
+        );
+        let v1 = seal_api::Error::Unseal(UnsealFailure {
+            items: [
+                (
+                    "data".to_owned(),
+                    "sealed v1 data is not a Secret: invalid type: string \"hunter2\"".to_owned(),
+                ),
+                ("x".to_owned(), "no key could decrypt secret".to_owned()),
+            ]
+            .into(),
+            likely_scope: None,
+        });
+        assert_eq!(
+            unseal_error_message(&v1),
+            format!(
+                "no key could decrypt secret (x)\nsealed v1 data is not a Secret: {WITHHELD} (data)"
+            )
+        );
+    }
 
     fn mk_ss(generation: i64) -> SealedSecret {
         let mut ss = SealedSecret::new("db", Default::default());

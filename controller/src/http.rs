@@ -329,10 +329,12 @@ async fn verify(State(app): State<AppState>, req: Request) -> Response {
         tokio::task::spawn_blocking(move || seal_api::unseal(&ss, &ring, &opts).map(|_| ())).await;
     match outcome {
         Ok(Ok(())) => text(StatusCode::OK, ""),
-        // Only the item names and upstream's fixed messages: never template output.
-        Ok(Err(seal_api::Error::Unseal(failure))) => {
-            text(StatusCode::CONFLICT, format!("{}\n", failure.message()))
-        }
+        // Only the item names and upstream's fixed messages: never template output, nor a
+        // parser's quote of a v1 blob (any item's ciphertext can be posted as one).
+        Ok(Err(seal_api::Error::Unseal(failure))) => text(
+            StatusCode::CONFLICT,
+            format!("{}\n", crate::decide::redacted_failure(&failure).message()),
+        ),
         Ok(Err(_)) => text(StatusCode::CONFLICT, "unable to decrypt sealed secret\n"),
         Err(e) => {
             tracing::error!(error = %e, "verify task failed");

@@ -216,7 +216,19 @@ pub async fn run(
     tokio::pin!(shutdown);
     let mut last_renew: Option<Instant> = None;
     loop {
-        let leading = match elector.attempt().await {
+        // An attempt must not outlive the renew deadline: a leader whose API calls hang (a
+        // partition, a stuck connection) would otherwise keep reconciling long after another
+        // replica took the Lease over. Timing out counts as a failed attempt.
+        let budget = last_renew.map_or(elector.timing.renew_deadline, |t| {
+            elector.timing.renew_deadline.saturating_sub(t.elapsed())
+        });
+        let attempt = tokio::time::timeout(budget, elector.attempt())
+            .await
+            .unwrap_or_else(|_| {
+                tracing::warn!(?budget, "leader Lease request timed out");
+                Attempt::Failed
+            });
+        let leading = match attempt {
             Attempt::Leading => {
                 last_renew = Some(Instant::now());
                 true

@@ -107,6 +107,22 @@ pub use cert::{CertParams, Certificate, key_secret_data};
 pub use error::{Error, Result};
 pub use format::{Opened, open, rsa_block_len, seal, seal_with_rng};
 pub use keys::{PrivateKey, PublicKey};
+/// The backend the public API runs on: `"aws-lc"` (aws-lc-rs, constant-time) or
+/// `"pure-rust"` (the `rsa` and `aes-gcm` crates). With both features on it is `"aws-lc"`.
+/// Lets a program assert, or report, which one it was built with (the controller must decrypt
+/// with aws-lc; see *Backends* above).
+///
+/// ```
+/// assert!(["aws-lc", "pure-rust"].contains(&seal_crypto::backend_name()));
+/// ```
+pub fn backend_name() -> &'static str {
+    if cfg!(feature = "aws-lc") {
+        "aws-lc"
+    } else {
+        "pure-rust"
+    }
+}
+
 /// The RNG traits [`seal_with_rng`] takes.
 pub use rand_core;
 /// The zeroize-on-drop wrapper that secrets are returned in.
