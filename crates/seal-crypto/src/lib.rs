@@ -101,6 +101,8 @@ mod oaep;
 mod pem;
 
 #[cfg(test)]
+mod regressions;
+#[cfg(test)]
 mod test_support;
 
 pub use cert::{CertParams, Certificate, key_secret_data};

@@ -1,9 +1,9 @@
 //! PEM reading and writing, as Go's `encoding/pem` does it.
 //!
-//! Reading scans for every `-----BEGIN <type>-----` … `-----END <type>-----` block and skips
-//! anything in between, so multi-block files (a key followed by its certificate, a bundle)
-//! work. Writing produces LF line endings and 64-column standard base64, byte for byte what
-//! `pem.Encode` writes.
+//! Reading scans for every `-----BEGIN <type>-----` … `-----END <type>-----` block, in linear
+//! time, and skips anything in between, so multi-block files (a key followed by its
+//! certificate, a bundle) work. Writing produces LF line endings and 64-column standard
+//! base64, byte for byte what `pem.Encode` writes.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -41,37 +41,43 @@ impl Block<'_> {
 }
 
 /// Every PEM block in `input`, in order.
+///
+/// Like Go's `encoding/pem` since CVE-2025-61723, this finds the first `-----END ` and then the
+/// last `-----BEGIN ` before it, so every byte is scanned a bounded number of times however
+/// many BEGIN lines lack an END: linear time. A block is that BEGIN line, its `-----`-ended
+/// label, and an END line with the same label; anything else up to that END is skipped.
 pub(crate) fn blocks(input: &[u8]) -> impl Iterator<Item = Block<'_>> {
     let mut rest = input;
     std::iter::from_fn(move || {
         loop {
-            let start = find(rest, BEGIN)?;
-            let after = &rest[start + BEGIN.len()..];
-            let line_end = after
-                .iter()
-                .position(|&b| b == b'\n')
-                .unwrap_or(after.len());
+            let end = find(rest, END)?;
+            let (before_end, from_end) = rest.split_at(end);
+            let after_end = &from_end[END.len()..];
+            // Whatever happens, the next search starts after this END.
+            rest = after_end;
+            let Some(start) = rfind(before_end, BEGIN) else {
+                continue;
+            };
+            let after = &before_end[start + BEGIN.len()..];
+            // The BEGIN line must end before the END marker.
+            let Some(line_end) = after.iter().position(|&b| b == b'\n') else {
+                continue;
+            };
             let line = trim_end(&after[..line_end]);
             let Some(label) = line.strip_suffix(DASHES) else {
-                rest = after;
                 continue;
             };
             let Ok(label) = std::str::from_utf8(label) else {
-                rest = after;
                 continue;
             };
-            let body_and_more = &after[line_end.min(after.len())..];
-            let mut end_marker = Vec::with_capacity(END.len() + label.len() + DASHES.len());
-            end_marker.extend_from_slice(END);
-            end_marker.extend_from_slice(label.as_bytes());
-            end_marker.extend_from_slice(DASHES);
-            let Some(end) = find(body_and_more, &end_marker) else {
-                rest = after;
+            let Some(tail) = after_end
+                .strip_prefix(label.as_bytes())
+                .and_then(|t| t.strip_prefix(DASHES))
+            else {
                 continue;
             };
-            let body = &body_and_more[..end];
-            rest = &body_and_more[end + end_marker.len()..];
-            let (encrypted, body) = split_headers(body);
+            rest = tail;
+            let (encrypted, body) = split_headers(&after[line_end..]);
             return Some(Block {
                 label,
                 encrypted,
@@ -135,6 +141,10 @@ fn trim_end(line: &[u8]) -> &[u8] {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
 /// Encodes `der` as a PEM block of type `label`, as Go's `pem.Encode` does.
