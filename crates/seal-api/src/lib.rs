@@ -33,6 +33,8 @@
 mod b64;
 mod keyring;
 mod manifest;
+#[cfg(test)]
+mod regressions;
 mod resource;
 mod scope;
 mod seal;

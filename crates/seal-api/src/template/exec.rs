@@ -76,6 +76,8 @@ pub(super) struct Exec<'a> {
     pub(super) maps: Vec<MapRef>,
     /// Number of bcrypt hashes computed (each costs tens of milliseconds).
     pub(super) bcrypt_calls: usize,
+    /// Regular expressions compiled so far, by pattern (see `funcs::cached_regex`).
+    pub(super) regexes: std::collections::HashMap<String, regex::Regex>,
 }
 
 impl<'a> Exec<'a> {
@@ -94,6 +96,7 @@ impl<'a> Exec<'a> {
             out: String::new(),
             maps: Vec::new(),
             bcrypt_calls: 0,
+            regexes: std::collections::HashMap::new(),
         }
     }
 
@@ -149,7 +152,12 @@ impl<'a> Exec<'a> {
     }
 
     fn step(&mut self) -> R<()> {
-        self.steps += 1;
+        self.charge_steps(1)
+    }
+
+    /// Charges `n` evaluation steps, for work that costs as much as `n` actions.
+    pub(super) fn charge_steps(&mut self, n: u64) -> R<()> {
+        self.steps = self.steps.saturating_add(n);
         if self.steps > MAX_STEPS {
             return Err(self.errorf(format!("template exceeded {MAX_STEPS} evaluation steps")));
         }

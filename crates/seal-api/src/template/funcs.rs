@@ -668,18 +668,20 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
 
         // --- Sprig: flow control and regular expressions ---
         "fail" => f(&[Str], None, |_, a| Err(s(&a[0]).to_string().into())),
-        "regexMatch" => f(&[Str, Str], None, |_, a| {
+        "regexMatch" => f(&[Str, Str], None, |x, a| {
             Ok(Value::Bool(
-                compile_regex(&s(&a[0]))
+                cached_regex(x, &s(&a[0]))?
                     .map(|r| r.is_match(&s(&a[1])))
                     .unwrap_or(false),
             ))
         }),
-        "mustRegexMatch" => f(&[Str, Str], None, |_, a| {
-            Ok(Value::Bool(compile_regex(&s(&a[0]))?.is_match(&s(&a[1]))))
+        "mustRegexMatch" => f(&[Str, Str], None, |x, a| {
+            Ok(Value::Bool(
+                cached_regex(x, &s(&a[0]))??.is_match(&s(&a[1])),
+            ))
         }),
-        "regexFindAll" | "mustRegexFindAll" => f(&[Str, Str, Int], None, |_, a| {
-            let re = go_regex(&s(&a[0]))?;
+        "regexFindAll" | "mustRegexFindAll" => f(&[Str, Str, Int], None, |x, a| {
+            let re = go_regex(x, &s(&a[0]))?;
             let n = i(&a[2]);
             let hay = s(&a[1]);
             let it = re.find_iter(&hay).map(|m| m.as_str().to_string());
@@ -693,27 +695,27 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
             }
             Ok(Value::str_list(v))
         }),
-        "regexFind" | "mustRegexFind" => f(&[Str, Str], None, |_, a| {
-            let re = go_regex(&s(&a[0]))?;
+        "regexFind" | "mustRegexFind" => f(&[Str, Str], None, |x, a| {
+            let re = go_regex(x, &s(&a[0]))?;
             Ok(Value::str(re.find(&s(&a[1])).map_or("", |m| m.as_str())))
         }),
-        "regexReplaceAll" | "mustRegexReplaceAll" => f(&[Str, Str, Str], None, |_, a| {
-            let re = go_regex(&s(&a[0]))?;
+        "regexReplaceAll" | "mustRegexReplaceAll" => f(&[Str, Str, Str], None, |x, a| {
+            let re = go_regex(x, &s(&a[0]))?;
             Ok(Value::str(
                 re.replace_all(&s(&a[1]), &*s(&a[2])).into_owned(),
             ))
         }),
         "regexReplaceAllLiteral" | "mustRegexReplaceAllLiteral" => {
-            f(&[Str, Str, Str], None, |_, a| {
-                let re = go_regex(&s(&a[0]))?;
+            f(&[Str, Str, Str], None, |x, a| {
+                let re = go_regex(x, &s(&a[0]))?;
                 Ok(Value::str(
                     re.replace_all(&s(&a[1]), regex::NoExpand(&s(&a[2])))
                         .into_owned(),
                 ))
             })
         }
-        "regexSplit" | "mustRegexSplit" => f(&[Str, Str, Int], None, |_, a| {
-            let re = go_regex(&s(&a[0]))?;
+        "regexSplit" | "mustRegexSplit" => f(&[Str, Str, Int], None, |x, a| {
+            let re = go_regex(x, &s(&a[0]))?;
             if i(&a[2]) == 0 {
                 return Ok(Value::nil_list(Elem::Str));
             }
@@ -2148,9 +2150,33 @@ fn b32_encode(src: &[u8]) -> String {
 /// Compiles a Go (RE2) regular expression. Go's `\d`, `\w`, `\s` and `\b`
 /// are ASCII-only, so they are rewritten before handing the pattern to the
 /// `regex` crate, whose classes are Unicode-aware.
-fn go_regex(pattern: &str) -> Result<regex::Regex, FnErr> {
-    compile_regex(pattern)
+fn go_regex(x: &mut Exec<'_>, pattern: &str) -> Result<regex::Regex, FnErr> {
+    cached_regex(x, pattern)?
         .map_err(|e| format!("regexp: Compile({}): {e}", regex_quote(pattern)).into())
+}
+
+/// Most compiled patterns one render keeps.
+const REGEX_CACHE: usize = 64;
+/// Evaluation steps a regex compilation costs, plus one per byte of pattern.
+const REGEX_COMPILE_STEPS: u64 = 1000;
+
+/// [`compile_regex`] through the render's cache. A compilation costs far more than an
+/// evaluation step (tens of microseconds to milliseconds), so each one is charged against
+/// `MAX_STEPS` by its length: a loop compiling patterns (the same one, or fresh ones) cannot
+/// run for minutes on a few thousand steps. Found by the `template` fuzz target.
+fn cached_regex(x: &mut Exec<'_>, pattern: &str) -> Result<Result<regex::Regex, String>, FnErr> {
+    if let Some(re) = x.regexes.get(pattern) {
+        return Ok(Ok(re.clone()));
+    }
+    let len = u64::try_from(pattern.len()).unwrap_or(u64::MAX);
+    x.charge_steps(REGEX_COMPILE_STEPS.saturating_add(len))?;
+    let re = compile_regex(pattern);
+    if let Ok(re) = &re
+        && x.regexes.len() < REGEX_CACHE
+    {
+        x.regexes.insert(pattern.to_owned(), re.clone());
+    }
+    Ok(re)
 }
 
 /// Compiles like Go's `regexp.Compile`; the error reads like Go's
