@@ -76,8 +76,9 @@ pub(super) struct Exec<'a> {
     pub(super) maps: Vec<MapRef>,
     /// Number of bcrypt hashes computed (each costs tens of milliseconds).
     pub(super) bcrypt_calls: usize,
-    /// Regular expressions compiled so far, by pattern (see `funcs::cached_regex`).
-    pub(super) regexes: std::collections::HashMap<String, regex::Regex>,
+    /// Regular expressions compiled so far, by pattern (see `funcs::cached_regex`). Shared,
+    /// not cloned: a cloned `Regex` starts with an empty match cache, as costly as compiling.
+    pub(super) regexes: std::collections::HashMap<String, Rc<regex::Regex>>,
 }
 
 impl<'a> Exec<'a> {

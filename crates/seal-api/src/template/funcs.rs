@@ -2150,7 +2150,7 @@ fn b32_encode(src: &[u8]) -> String {
 /// Compiles a Go (RE2) regular expression. Go's `\d`, `\w`, `\s` and `\b`
 /// are ASCII-only, so they are rewritten before handing the pattern to the
 /// `regex` crate, whose classes are Unicode-aware.
-fn go_regex(x: &mut Exec<'_>, pattern: &str) -> Result<regex::Regex, FnErr> {
+fn go_regex(x: &mut Exec<'_>, pattern: &str) -> Result<Rc<regex::Regex>, FnErr> {
     cached_regex(x, pattern)?
         .map_err(|e| format!("regexp: Compile({}): {e}", regex_quote(pattern)).into())
 }
@@ -2164,17 +2164,20 @@ const REGEX_COMPILE_STEPS: u64 = 1000;
 /// evaluation step (tens of microseconds to milliseconds), so each one is charged against
 /// `MAX_STEPS` by its length: a loop compiling patterns (the same one, or fresh ones) cannot
 /// run for minutes on a few thousand steps. Found by the `template` fuzz target.
-fn cached_regex(x: &mut Exec<'_>, pattern: &str) -> Result<Result<regex::Regex, String>, FnErr> {
+fn cached_regex(
+    x: &mut Exec<'_>,
+    pattern: &str,
+) -> Result<Result<Rc<regex::Regex>, String>, FnErr> {
     if let Some(re) = x.regexes.get(pattern) {
-        return Ok(Ok(re.clone()));
+        return Ok(Ok(Rc::clone(re)));
     }
     let len = u64::try_from(pattern.len()).unwrap_or(u64::MAX);
     x.charge_steps(REGEX_COMPILE_STEPS.saturating_add(len))?;
-    let re = compile_regex(pattern);
+    let re = compile_regex(pattern).map(Rc::new);
     if let Ok(re) = &re
         && x.regexes.len() < REGEX_CACHE
     {
-        x.regexes.insert(pattern.to_owned(), re.clone());
+        x.regexes.insert(pattern.to_owned(), Rc::clone(re));
     }
     Ok(re)
 }
