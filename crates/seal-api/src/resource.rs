@@ -61,8 +61,7 @@ pub struct SecretTemplateSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable: Option<bool>,
 
-    /// Keys that should be templated using decrypted data. Set a key with the same name as in
-    /// `encryptedData` to `null` to omit the unsealed data from the final secret.
+    /// Keys that should be templated using decrypted data. Set a key with the same name as in `encryptedData` to `null` to omit the unsealed data from the final secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "nullable_string_map_schema")]
     pub data: Option<BTreeMap<String, Option<String>>>,
