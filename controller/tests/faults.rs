@@ -37,30 +37,12 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+mod common;
+use common::{key_secret, testdata};
+
 const NS: &str = "apps";
 const SS: &str = "bitnami.com/v1alpha1";
 const LEASES: &str = "coordination.k8s.io/v1";
-
-fn testdata(path: &str) -> String {
-    let p = format!("{}/../testdata/{path}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("reading {p}: {e}"))
-}
-
-fn key_secret(name: &str, stem: &str) -> Value {
-    json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {
-            "name": name,
-            "namespace": keys::controller_namespace(),
-            "labels": {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"},
-        },
-        "type": "kubernetes.io/tls",
-        "stringData": {
-            "tls.key": testdata(&format!("keys/{stem}.key")),
-            "tls.crt": testdata(&format!("keys/{stem}.crt")),
-        },
-    })
-}
 
 fn cert(stem: &str) -> Certificate {
     Certificate::from_pem(testdata(&format!("keys/{stem}.crt")).as_bytes()).expect("fixture cert")

@@ -25,28 +25,10 @@ use seal_controller::metrics::Metrics;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
+mod common;
+use common::{key_secret, testdata};
+
 const NS: &str = "apps";
-
-fn testdata(path: &str) -> String {
-    let p = format!("{}/../testdata/{path}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("reading {p}: {e}"))
-}
-
-fn key_secret(name: &str, stem: &str) -> Value {
-    json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {
-            "name": name,
-            "namespace": keys::controller_namespace(),
-            "labels": {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"},
-        },
-        "type": "kubernetes.io/tls",
-        "stringData": {
-            "tls.key": testdata(&format!("keys/{stem}.key")),
-            "tls.crt": testdata(&format!("keys/{stem}.crt")),
-        },
-    })
-}
 
 /// A SealedSecret for `items`, sealed (strict scope) with the certificate `cert_stem`.
 fn sealed(name: &str, items: &[(&str, &str)], cert_stem: &str) -> Value {
