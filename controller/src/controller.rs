@@ -23,7 +23,7 @@ use futures::stream::{BoxStream, SelectAll};
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kube::api::{Api, DeleteParams, PostParams, Preconditions};
+use kube::api::{Api, DeleteParams, DynamicObject, PostParams, Preconditions};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, applier};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -32,9 +32,10 @@ use kube::{Client, ResourceExt};
 use seal_api::{ANNOTATION_DIGEST, Keyring, SealedSecret, SealedSecretStatus, UnsealOptions};
 use tokio::sync::{Semaphore, watch};
 
+use crate::cache::Cached;
 use crate::config::Config;
 use crate::decide::{
-    self, Digest, DigestKey, EventSpec, Failure, Outcome, Ownership, Plan, ReadyReason,
+    self, Digest, DigestKey, EventSpec, Failure, Outcome, Ownership, Plan, ReadyReason, SpecHash,
     content_mac, spec_mac,
 };
 use crate::events::Recorder;
@@ -266,16 +267,25 @@ fn key_of(ss: &SealedSecret) -> Key {
 ///
 /// An [`Error`] when the object must be retried (API failures, unseal failures below
 /// `--max-unseal-retries`).
-#[tracing::instrument(skip(ss, ctx), fields(namespace = %ss.namespace().unwrap_or_default(), name = %ss.name_any()))]
-pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let key = key_of(&ss);
+#[tracing::instrument(skip(cached, ctx), fields(namespace = %cached.ss.namespace().unwrap_or_default(), name = %cached.ss.name_any()))]
+pub async fn reconcile(cached: Arc<Cached>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ss = &cached.ss;
+    let key = key_of(ss);
     let (ns, name) = key.clone();
     if ss.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
+    let spec_hash = match &cached.spec {
+        Ok(h) => *h,
+        Err(detail) => {
+            tracing::warn!(error = %detail, "cannot read the SealedSecret; waiting for a spec change");
+            ctx.metrics.unseal_error("unseal", &ns);
+            return finish(&ctx, ss, Outcome::Failed(Failure::invalid(detail)), false).await;
+        }
+    };
     let keyring = ctx.keys.keyring();
     let forced = ctx.state().forced.remove(&key);
-    if !forced && fast_path(&ctx, &ss, &keyring) {
+    if !forced && fast_path(&ctx, ss, &spec_hash, &keyring) {
         tracing::trace!("in sync");
         return Ok(Action::await_change());
     }
@@ -285,7 +295,7 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
         Ok(s) => s,
         Err(e) => {
             ctx.metrics.unseal_error("fetch", &ns);
-            return fail_api(&ctx, &ss, &key, e, "get Secret").await;
+            return fail_api(&ctx, ss, &key, e, "get Secret").await;
         }
     };
     let uid = ss.uid().unwrap_or_default();
@@ -294,14 +304,24 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
         let owner = decide::ownership(&existing.metadata, &uid);
         if owner == Ownership::Unmanaged {
             ctx.metrics.unseal_error("unmanaged", &ns);
-            return finish(&ctx, &ss, Outcome::Failed(Failure::conflict(&name)), false).await;
+            return finish(&ctx, ss, Outcome::Failed(Failure::conflict(&name)), false).await;
         }
-        if verify_content(&ctx, &ss, &keyring, existing) {
+        if verify_content(&ctx, ss, &spec_hash, &keyring, existing) {
             tracing::debug!("Secret matches its digest; no decryption needed");
             remember_verified(&ctx, existing);
-            return finish(&ctx, &ss, Outcome::Synced, false).await;
+            return finish(&ctx, ss, Outcome::Synced, false).await;
         }
     }
+
+    // The cache has no ciphertexts: fetch the object, as it is now.
+    let full = match fetch_sealed(&ctx, ss).await {
+        Ok(Some(full)) => full,
+        Ok(None) => return Ok(Action::await_change()),
+        Err(e) => {
+            ctx.metrics.unseal_error("fetch", &ns);
+            return fail_api(&ctx, ss, &key, e, "get SealedSecret").await;
+        }
+    };
 
     // Decrypt on the worker pool.
     let preferred = existing
@@ -309,12 +329,12 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
         .and_then(|s| Digest::of(&s.metadata))
         .map(|d| d.key_ids)
         .unwrap_or_default();
-    let unsealed = match unseal_on_pool(&ctx, &ss, &keyring, preferred).await? {
+    let unsealed = match unseal_on_pool(&ctx, &full, &keyring, preferred).await? {
         Ok(u) => u,
         Err(err) => {
             // Redacted: template and v1 errors can quote plaintext (see the function).
             let hint = match &err {
-                seal_api::Error::Unseal(f) => decide::scope_hint(&ss, f),
+                seal_api::Error::Unseal(f) => decide::scope_hint(&full, f),
                 _ => None,
             };
             let failure = Failure::unseal(&decide::unseal_error_message(&err), hint);
@@ -325,11 +345,11 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
                     attempts = count,
                     "cannot unseal; giving up until the spec or keys change"
                 );
-                return finish(&ctx, &ss, Outcome::Failed(failure.stalled()), false).await;
+                return finish(&ctx, ss, Outcome::Failed(failure.stalled()), false).await;
             }
             tracing::info!(attempts = count, "cannot unseal; will retry");
             let msg = failure.synced_message.clone();
-            finish(&ctx, &ss, Outcome::Failed(failure), false).await?;
+            finish(&ctx, ss, Outcome::Failed(failure), false).await?;
             return Err(Error::Unseal(msg));
         }
     };
@@ -349,7 +369,10 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
         unsealed.key_ids.iter().cloned().collect()
     };
     let dkey = key_ids.first().and_then(|id| ctx.digest_key(&keyring, id));
-    let smac = dkey.as_ref().map(|k| spec_mac(k, &ss, &key_ids));
+    let full_hash = SpecHash::of(&full.spec);
+    let smac = dkey
+        .as_ref()
+        .map(|k| spec_mac(k, &full.metadata, &full_hash, &key_ids));
     let digest = |s: &Secret| match (&dkey, &smac) {
         (Some(k), Some(sm)) => Digest {
             key_ids: key_ids.clone(),
@@ -367,7 +390,7 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
             }
             false
         }
-        Plan::Create(_) if !still_exists(&ctx, &ss).await => {
+        Plan::Create(_) if !still_exists(&ctx, ss).await => {
             tracing::debug!("SealedSecret has gone; not recreating its Secret");
             return Ok(Action::await_change());
         }
@@ -379,7 +402,7 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
             }
             Err(e) => {
                 ctx.metrics.unseal_error("update", &ns);
-                return fail_api(&ctx, &ss, &key, e, "create Secret").await;
+                return fail_api(&ctx, ss, &key, e, "create Secret").await;
             }
         },
         Plan::Replace(secret) => {
@@ -397,24 +420,50 @@ pub async fn reconcile(ss: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Actio
                 {
                     ctx.metrics.unseal_error("update", &ns);
                     let f = Failure::immutable(&ns, &name);
-                    return finish(&ctx, &ss, Outcome::Failed(f), false).await;
+                    return finish(&ctx, ss, Outcome::Failed(f), false).await;
                 }
                 Err(e) => {
                     ctx.metrics.unseal_error("update", &ns);
-                    return fail_api(&ctx, &ss, &key, e, "update Secret").await;
+                    return fail_api(&ctx, ss, &key, e, "update Secret").await;
                 }
             }
         }
         Plan::Conflict(f) => {
             ctx.metrics.unseal_error("unmanaged", &ns);
-            return finish(&ctx, &ss, Outcome::Failed(f), false).await;
+            return finish(&ctx, ss, Outcome::Failed(f), false).await;
         }
         Plan::Immutable(f) => {
             ctx.metrics.unseal_error("update", &ns);
-            return finish(&ctx, &ss, Outcome::Failed(f), false).await;
+            return finish(&ctx, ss, Outcome::Failed(f), false).await;
         }
     };
-    finish(&ctx, &ss, Outcome::Synced, written).await
+    finish(&ctx, ss, Outcome::Synced, written).await
+}
+
+/// The whole SealedSecret for decryption, if it is still the object and generation the cache
+/// holds. `None` when it has gone, been replaced, moved to a newer generation or become
+/// unreadable: the watch brings that change and reconciles again.
+async fn fetch_sealed(
+    ctx: &Context,
+    ss: &SealedSecret,
+) -> Result<Option<SealedSecret>, kube::Error> {
+    let api: Api<SealedSecret> =
+        Api::namespaced(ctx.client.clone(), &ss.namespace().unwrap_or_default());
+    let full = match api.get_opt(&ss.name_any()).await {
+        Ok(f) => f,
+        Err(kube::Error::SerdeError(error)) => {
+            tracing::debug!(%error, "SealedSecret changed and cannot be read; waiting for the watch");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(full.filter(|f| {
+        let same = f.uid() == ss.uid() && f.metadata.generation == ss.metadata.generation;
+        if !same {
+            tracing::debug!("SealedSecret changed since it was cached; waiting for the watch");
+        }
+        same
+    }))
 }
 
 /// Before recreating a Secret: is the SealedSecret still there (same uid, not being deleted)?
@@ -449,7 +498,7 @@ fn count_items(opened_by: &std::collections::BTreeMap<String, String>) -> HashMa
 /// No API call, no decryption: the remembered Secret carries a digest of this spec under keys
 /// we still hold, is at a resourceVersion we wrote or verified, and the status is Synced at
 /// this generation.
-fn fast_path(ctx: &Context, ss: &SealedSecret, keyring: &Keyring) -> bool {
+fn fast_path(ctx: &Context, ss: &SealedSecret, spec: &SpecHash, keyring: &Keyring) -> bool {
     if ctx.cfg.update_status {
         let (status, _) = current_status(ctx, ss);
         let view = SealedSecret {
@@ -475,13 +524,14 @@ fn fast_path(ctx: &Context, ss: &SealedSecret, keyring: &Keyring) -> bool {
             None => return false,
         }
     };
-    spec_matches(ctx, ss, keyring, &digest).is_some()
+    spec_matches(ctx, ss, spec, keyring, &digest).is_some()
 }
 
 /// The digest key when `digest` was made for this spec with keys we hold.
 fn spec_matches(
     ctx: &Context,
     ss: &SealedSecret,
+    spec: &SpecHash,
     keyring: &Keyring,
     digest: &Digest,
 ) -> Option<Arc<DigestKey>> {
@@ -489,15 +539,21 @@ fn spec_matches(
         return None;
     }
     let dkey = ctx.digest_key(keyring, &digest.key_ids[0])?;
-    (spec_mac(&dkey, ss, &digest.key_ids) == digest.spec).then_some(dkey)
+    (spec_mac(&dkey, &ss.metadata, spec, &digest.key_ids) == digest.spec).then_some(dkey)
 }
 
 /// The full Secret still holds exactly what we wrote for this spec.
-fn verify_content(ctx: &Context, ss: &SealedSecret, keyring: &Keyring, secret: &Secret) -> bool {
+fn verify_content(
+    ctx: &Context,
+    ss: &SealedSecret,
+    spec: &SpecHash,
+    keyring: &Keyring,
+    secret: &Secret,
+) -> bool {
     let Some(digest) = Digest::of(&secret.metadata) else {
         return false;
     };
-    let Some(dkey) = spec_matches(ctx, ss, keyring, &digest) else {
+    let Some(dkey) = spec_matches(ctx, ss, spec, keyring, &digest) else {
         return false;
     };
     if content_mac(&dkey, secret) != digest.content {
@@ -559,8 +615,13 @@ async fn fail_api(
     err: kube::Error,
     context: &str,
 ) -> Result<Action, Error> {
-    tracing::warn!(error = %err, "cannot {context}; will retry");
     ctx.record_failure(key, ss.metadata.generation);
+    if decide::is_permanent(&err) {
+        tracing::warn!(error = %err, "cannot {context}; the API server refuses it, waiting for a spec change");
+        let f = Failure::refused(&api_message(&err));
+        return finish(ctx, ss, Outcome::Failed(f), false).await;
+    }
+    tracing::warn!(error = %err, "cannot {context}; will retry");
     let f = Failure::update(&api_message(&err));
     // The status write may fail too; the retry will sort it out.
     let _ = finish(ctx, ss, Outcome::Failed(f), false).await;
@@ -589,12 +650,18 @@ async fn finish(
     if ctx.cfg.update_status {
         let now = Time(jiff::Timestamp::now());
         if let Some(status) = decide::next_status(prev, ss.metadata.generation, &outcome, &now) {
-            let api: Api<SealedSecret> = Api::namespaced(ctx.client.clone(), &ns);
+            // Untyped: the reply is the whole object, which need not be readable (see `cache`).
+            // The API server takes only `status` from this PUT, so the cached spec will do.
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(ctx.client.clone(), &ns, &Cached::api_resource());
             let mut obj = ss.clone();
             obj.metadata.resource_version = rv;
             obj.status = Some(status.clone());
+            let body: DynamicObject = serde_json::to_value(&obj)
+                .and_then(serde_json::from_value)
+                .expect("a SealedSecret is an object");
             match api
-                .replace_status(&name, &PostParams::default(), &obj)
+                .replace_status(&name, &PostParams::default(), &body)
                 .await
             {
                 Ok(done) => {
@@ -656,8 +723,9 @@ fn unless_repeated(
 }
 
 /// Retries with exponential backoff, 1 s doubling to 5 min.
-pub fn error_policy(ss: Arc<SealedSecret>, err: &Error, ctx: Arc<Context>) -> Action {
-    let n = ctx.failures(&key_of(&ss)).max(1);
+pub fn error_policy(cached: Arc<Cached>, err: &Error, ctx: Arc<Context>) -> Action {
+    let ss = &cached.ss;
+    let n = ctx.failures(&key_of(ss)).max(1);
     let delay = backoff(n);
     tracing::debug!(namespace = %ss.namespace().unwrap_or_default(), name = %ss.name_any(), error = %err, ?delay, "requeue");
     Action::requeue(delay)
@@ -678,7 +746,7 @@ type Fingerprint = (Option<i64>, Option<String>, Option<String>);
 enum Input {
     Sealed(
         usize,
-        Box<Result<watcher::Event<SealedSecret>, watcher::Error>>,
+        Box<Result<watcher::Event<DynamicObject>, watcher::Error>>,
     ),
     Secret(
         usize,
@@ -711,12 +779,13 @@ fn in_scope(namespaces: &Option<Vec<String>>, source: usize, ns: &str) -> bool {
 struct Driver {
     ctx: Arc<Context>,
     namespaces: Option<Vec<String>>,
-    writer: reflector::store::Writer<SealedSecret>,
-    reader: Store<SealedSecret>,
-    triggers: futures::channel::mpsc::UnboundedSender<ObjectRef<SealedSecret>>,
+    /// The cache; marked ready (empty) from the start, filled by `Apply` events.
+    writer: reflector::store::Writer<Cached>,
+    reader: Store<Cached>,
+    triggers: futures::channel::mpsc::UnboundedSender<ObjectRef<Cached>>,
     /// (generation, requestedAt, uid) last seen per SealedSecret.
-    seen: HashMap<ObjectRef<SealedSecret>, Fingerprint>,
-    ss_relist: Vec<Option<HashSet<ObjectRef<SealedSecret>>>>,
+    seen: HashMap<ObjectRef<Cached>, Fingerprint>,
+    ss_relist: Vec<Option<HashSet<ObjectRef<Cached>>>>,
     ss_synced: Vec<bool>,
     sec_relist: Vec<Option<HashMap<Key, SecretMeta>>>,
     sec_synced: Vec<bool>,
@@ -725,20 +794,28 @@ struct Driver {
 }
 
 impl Driver {
-    fn trigger(&self, r: ObjectRef<SealedSecret>) {
-        let _ = self.triggers.unbounded_send(r);
+    /// Queues a reconcile; until both caches are synced, nothing is queued (everything cached
+    /// is queued once they are, by [`Driver::check_ready`]).
+    fn trigger(&self, r: ObjectRef<Cached>) {
+        if self.ready {
+            let _ = self.triggers.unbounded_send(r);
+        }
     }
 
-    fn on_sealed(&mut self, src: usize, ev: watcher::Event<SealedSecret>) {
+    fn on_sealed(&mut self, src: usize, ev: watcher::Event<DynamicObject>) {
         match ev {
             watcher::Event::Init => self.ss_relist[src] = Some(HashSet::new()),
             watcher::Event::InitApply(obj) | watcher::Event::Apply(obj) => {
+                let obj = Cached::from_dynamic(obj);
+                if let Err(detail) = &obj.spec {
+                    tracing::debug!(namespace = %obj.ss.namespace().unwrap_or_default(), name = %obj.ss.name_any(), error = %detail, "unreadable SealedSecret");
+                }
                 let r = ObjectRef::from_obj(&obj);
                 if let Some(set) = self.ss_relist[src].as_mut() {
                     set.insert(r.clone());
                 }
                 let fp = (
-                    obj.metadata.generation,
+                    obj.ss.metadata.generation,
                     obj.annotations().get(FLUX_REQUESTED_AT).cloned(),
                     obj.uid(),
                 );
@@ -754,15 +831,16 @@ impl Driver {
                 }
             }
             watcher::Event::Delete(obj) => {
+                let obj = Cached::from_dynamic(obj);
                 let r = ObjectRef::from_obj(&obj);
                 self.seen.remove(&r);
                 self.writer
                     .apply_watcher_event(&watcher::Event::Delete(obj.clone()));
-                self.on_deleted(&obj);
+                self.on_deleted(&obj.ss);
             }
             watcher::Event::InitDone => {
                 let listed = self.ss_relist[src].take().unwrap_or_default();
-                let stale: Vec<ObjectRef<SealedSecret>> = self
+                let stale: Vec<ObjectRef<Cached>> = self
                     .seen
                     .keys()
                     .filter(|r| {
@@ -779,7 +857,7 @@ impl Driver {
                     if let Some(obj) = self.reader.get(&r) {
                         self.writer
                             .apply_watcher_event(&watcher::Event::Delete((*obj).clone()));
-                        self.on_deleted(&obj);
+                        self.on_deleted(&obj.ss);
                     }
                 }
                 self.ss_synced[src] = true;
@@ -875,10 +953,11 @@ impl Driver {
     /// gets it retried (e.g. it was just annotated `managed`).
     fn secret_changed(&self, meta: &ObjectMeta) {
         let key = meta_key(meta);
-        let r = ObjectRef::<SealedSecret>::new(&key.1).within(&key.0);
-        let Some(ss) = self.reader.get(&r) else {
+        let r = ObjectRef::<Cached>::new(&key.1).within(&key.0);
+        let Some(cached) = self.reader.get(&r) else {
             return;
         };
+        let ss = &cached.ss;
         if self.ctx.state().verified.get(&key) == meta.resource_version.as_ref() {
             return;
         }
@@ -887,7 +966,7 @@ impl Driver {
             Ownership::Owned | Ownership::Managed => self.ctx.cfg.self_heal,
             Ownership::Patch { .. } | Ownership::Unmanaged => false,
         };
-        if heal || !decide::synced_at_generation(&ss) {
+        if heal || !decide::synced_at_generation(ss) {
             self.trigger(r);
         }
     }
@@ -898,17 +977,18 @@ impl Driver {
             return;
         }
         let key = meta_key(meta);
-        let r = ObjectRef::<SealedSecret>::new(&key.1).within(&key.0);
-        let Some(ss) = self.reader.get(&r) else {
+        let r = ObjectRef::<Cached>::new(&key.1).within(&key.0);
+        let Some(cached) = self.reader.get(&r) else {
             return;
         };
+        let ss = &cached.ss;
         let uid = ss.uid().unwrap_or_default();
         let managed = meta
             .annotations
             .as_ref()
             .and_then(|a| a.get(seal_api::ANNOTATION_MANAGED))
             .is_some_and(|v| v == "true");
-        if decide::is_controlled_by(meta, &uid) || managed || !decide::synced_at_generation(&ss) {
+        if decide::is_controlled_by(meta, &uid) || managed || !decide::synced_at_generation(ss) {
             self.trigger(r);
         }
     }
@@ -917,28 +997,21 @@ impl Driver {
         if self.ready || !self.ss_synced.iter().all(|s| *s) || !self.sec_synced.iter().all(|s| *s) {
             return;
         }
-        // Mark the store ready without losing what is in it.
-        let objs = self.reader.state();
-        self.writer.apply_watcher_event(&watcher::Event::Init);
-        for o in objs {
-            self.writer
-                .apply_watcher_event(&watcher::Event::InitApply((*o).clone()));
-        }
-        self.writer.apply_watcher_event(&watcher::Event::InitDone);
         self.ready = true;
         if let Some(f) = self.on_ready.take() {
             f();
         }
+        self.trigger_all();
     }
 
-    fn keys_changed(&self) {
-        for ss in self.reader.state() {
-            self.trigger(ObjectRef::from_obj(&*ss));
+    fn trigger_all(&self) {
+        for c in self.reader.state() {
+            self.trigger(ObjectRef::from_obj(&*c));
         }
     }
 }
 
-fn key_of_ref(r: &ObjectRef<SealedSecret>) -> Key {
+fn key_of_ref(r: &ObjectRef<Cached>) -> Key {
     (r.namespace.clone().unwrap_or_default(), r.name.clone())
 }
 
@@ -1061,15 +1134,17 @@ pub async fn run(
         wc = wc.labels(&cfg.label_selector);
     }
     let mut inputs: SelectAll<BoxStream<'static, Input>> = SelectAll::new();
-    let (ss_apis, sec_apis): (Vec<Api<SealedSecret>>, Vec<Api<PartialObjectMeta<Secret>>>) =
+    // Untyped, so one unreadable object does not fail the list for all (see `cache`).
+    let ar = Cached::api_resource();
+    let (ss_apis, sec_apis): (Vec<Api<DynamicObject>>, Vec<Api<PartialObjectMeta<Secret>>>) =
         match &namespaces {
             None => (
-                vec![Api::all(ctx.client.clone())],
+                vec![Api::all_with(ctx.client.clone(), &ar)],
                 vec![Api::all(ctx.client.clone())],
             ),
             Some(list) => (
                 list.iter()
-                    .map(|n| Api::namespaced(ctx.client.clone(), n))
+                    .map(|n| Api::namespaced_with(ctx.client.clone(), n, &ar))
                     .collect(),
                 list.iter()
                     .map(|n| Api::namespaced(ctx.client.clone(), n))
@@ -1100,7 +1175,11 @@ pub async fn run(
     );
 
     let (writer, reader) = {
-        let w = reflector::store::Writer::<SealedSecret>::default();
+        let mut w = reflector::store::Writer::<Cached>::default();
+        // Ready and empty: the applier may start at once, and `Driver::trigger` holds the
+        // triggers until both watches have listed (one copy of the cache, never two).
+        w.apply_watcher_event(&watcher::Event::Init);
+        w.apply_watcher_event(&watcher::Event::InitDone);
         let r = w.as_reader();
         (w, r)
     };
@@ -1132,7 +1211,7 @@ pub async fn run(
                 },
                 Input::KeysChanged => {
                     tracing::info!("keys changed; reconciling all SealedSecrets");
-                    driver.keys_changed();
+                    driver.trigger_all();
                 }
             }
         }

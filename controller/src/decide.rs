@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference,
 use seal_api::crypto::PrivateKey;
 use seal_api::{
     ANNOTATION_DIGEST, ANNOTATION_MANAGED, ANNOTATION_PATCH, Scope, SealedSecret,
-    SealedSecretCondition, SealedSecretStatus, UnsealFailure,
+    SealedSecretCondition, SealedSecretSpec, SealedSecretStatus, UnsealFailure,
 };
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
@@ -77,6 +77,9 @@ impl ReadyReason {
     }
 }
 
+/// How the message of [`Failure::invalid`] starts.
+const INVALID: &str = "invalid SealedSecret: ";
+
 /// A failed reconcile, worded for status and events.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
@@ -138,6 +141,23 @@ impl Failure {
             event_message: message.to_owned(),
             stalled: false,
         }
+    }
+    /// The SealedSecret passes the CRD schema but is not one we can read (for example non-string
+    /// labels under `spec.template.metadata`); nothing is retried until the spec changes.
+    pub fn invalid(detail: &str) -> Self {
+        let msg = format!("{INVALID}{detail}");
+        Failure {
+            reason: ReadyReason::UnsealFailed,
+            synced_message: msg.clone(),
+            ready_message: msg.clone(),
+            event_message: format!("Failed to unseal: {msg}"),
+            stalled: true,
+        }
+    }
+    /// The API server refused the write for good (400 Bad Request, 422 Invalid: e.g. a template
+    /// label that is not a valid label value); retried only when the spec changes.
+    pub fn refused(message: &str) -> Self {
+        Failure::update(message).stalled()
     }
     /// The same failure, marked as given up.
     pub fn stalled(mut self) -> Self {
@@ -395,8 +415,21 @@ fn stalled_message(f: &Failure) -> String {
             "waiting for the Secret to be deleted or annotated sealedsecrets.bitnami.com/managed: \"true\"".to_owned()
         }
         ReadyReason::ImmutableSecret => "waiting for the Secret to be deleted".to_owned(),
+        ReadyReason::UpdateFailed => {
+            "the API server refuses this Secret; waiting for a spec change".to_owned()
+        }
+        ReadyReason::UnsealFailed if f.synced_message.starts_with(INVALID) => {
+            "waiting for a spec change".to_owned()
+        }
         _ => "retries exhausted; waiting for a spec or key change".to_owned(),
     }
+}
+
+/// Whether an API error is permanent for this spec: 400 Bad Request or 422 Invalid (the request
+/// itself is wrong; sending it again cannot succeed). Everything else (409, 429, 5xx, 403,
+/// timeouts) may pass on retry.
+pub fn is_permanent(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(s) if s.code == 400 || s.code == 422)
 }
 
 /// True when the SealedSecret's status says `Synced` True for its current generation.
@@ -608,22 +641,36 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// SHA-256 of a SealedSecret's spec as JSON: what the cache keeps instead of the ciphertexts.
+///
+/// The spec holds ciphertext and templates, never plaintext, so a plain hash of it is safe to
+/// keep in memory; it is never written anywhere. [`spec_mac`] binds it with a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpecHash(pub [u8; 32]);
+
+impl SpecHash {
+    /// The hash of `spec`.
+    pub fn of(spec: &SealedSecretSpec) -> Self {
+        let json = serde_json::to_vec(spec).expect("a SealedSecret spec serializes");
+        SpecHash(Sha256::digest(&json).into())
+    }
+}
+
 /// MAC over what the Secret is unsealed from: the SealedSecret's uid, namespace, name, scope
-/// annotations and spec (as JSON), and the IDs of the keys that opened it.
-pub fn spec_mac(key: &DigestKey, ss: &SealedSecret, key_ids: &[String]) -> String {
+/// annotations and spec (through its [`SpecHash`]), and the IDs of the keys that opened it.
+pub fn spec_mac(key: &DigestKey, meta: &ObjectMeta, spec: &SpecHash, key_ids: &[String]) -> String {
     let mut mac = key.mac();
     put(&mut mac, b"spec");
-    for s in [&ss.metadata.uid, &ss.metadata.namespace, &ss.metadata.name] {
+    for s in [&meta.uid, &meta.namespace, &meta.name] {
         put(&mut mac, s.as_deref().unwrap_or_default().as_bytes());
     }
     put(
         &mut mac,
-        Scope::from_annotations(ss.metadata.annotations.as_ref())
+        Scope::from_annotations(meta.annotations.as_ref())
             .as_str()
             .as_bytes(),
     );
-    let spec = serde_json::to_vec(&ss.spec).expect("a SealedSecret spec serializes");
-    put(&mut mac, &spec);
+    put(&mut mac, &spec.0);
     for id in key_ids {
         put(&mut mac, id.as_bytes());
     }
@@ -993,22 +1040,34 @@ mod tests {
         let k = key();
         let ids = vec!["SHA256:a".to_owned()];
         let ss = mk_ss(1);
-        let base = spec_mac(&k, &ss, &ids);
-        assert_eq!(base, spec_mac(&key(), &ss, &ids), "stable across restarts");
+        let mac = |ss: &SealedSecret, k: &DigestKey, ids: &[String]| {
+            spec_mac(k, &ss.metadata, &SpecHash::of(&ss.spec), ids)
+        };
+        let base = mac(&ss, &k, &ids);
+        assert_eq!(base, mac(&ss, &key(), &ids), "stable across restarts");
         let mut other = ss.clone();
         other.metadata.uid = Some("new".into());
-        assert_ne!(base, spec_mac(&k, &other, &ids));
+        assert_ne!(base, mac(&other, &k, &ids));
         let mut other = ss.clone();
         other
             .spec
             .encrypted_data
             .insert("x".into(), serde_json::json!("AgB"));
-        assert_ne!(base, spec_mac(&k, &other, &ids));
-        assert_ne!(base, spec_mac(&k, &ss, &["SHA256:b".to_owned()]));
+        assert_ne!(base, mac(&other, &k, &ids));
+        assert_ne!(base, mac(&ss, &k, &["SHA256:b".to_owned()]));
+        let mut other = ss.clone();
+        other.metadata.annotations = Some(
+            [(
+                seal_api::ANNOTATION_CLUSTER_WIDE.to_owned(),
+                "true".to_owned(),
+            )]
+            .into(),
+        );
+        assert_ne!(base, mac(&other, &k, &ids), "the scope is bound");
         // Metadata-only changes (labels) do not move it.
         let mut other = ss.clone();
         other.metadata.labels = Some([("x".to_owned(), "y".to_owned())].into());
-        assert_eq!(base, spec_mac(&k, &other, &ids));
+        assert_eq!(base, mac(&other, &k, &ids));
 
         let s = mk_desired(&[("a", "1")]);
         let c = content_mac(&k, &s);

@@ -30,6 +30,7 @@
 //! - [`http`]: `/healthz`, `/readyz`, `/v1/cert.pem`, `/v1/verify`, `/v1/rotate`, `/metrics`.
 //! - [`run`]: everything together, as the `controller` binary runs it.
 
+pub mod cache;
 pub mod config;
 pub mod controller;
 pub mod decide;

@@ -621,3 +621,105 @@ async fn a_spec_change_updates_the_secret_and_status_only_changes_do_not_reconci
     .await;
     assert_eq!(s["metadata"]["generation"], 2);
 }
+
+#[tokio::test]
+async fn an_unreadable_sealed_secret_is_reported_alone_and_the_others_still_unseal() {
+    let api = double_with_key().await;
+    // Passes the CRD schema (template.metadata preserves unknown fields) but labels must be
+    // strings: a typed list would fail for every object.
+    let mut bad = sealed("bad", &[("password", "x")], "rsa2048");
+    bad["spec"]["template"]["metadata"]["labels"]["tier"] = json!(7);
+    api.insert(bad);
+    api.insert(sealed("db", &[("password", "hunter2")], "rsa2048"));
+    let c = start(&api, &[]).await;
+
+    wait_synced(&api, "db", "True").await;
+    let s = wait_synced(&api, "bad", "False").await;
+    let msg = s["status"]["conditions"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        msg.starts_with(
+            "invalid SealedSecret: spec.template.metadata.labels.tier: invalid type: integer `7`"
+        ),
+        "{msg}"
+    );
+    assert_eq!(
+        condition(&s, "Ready").expect("Ready")["reason"],
+        "UnsealFailed"
+    );
+    let stalled = condition(&s, "Stalled").expect("Stalled");
+    assert_eq!(stalled["status"], "True");
+    assert_eq!(stalled["message"], "waiting for a spec change");
+    assert_eq!(
+        s["status"]["observedGeneration"],
+        s["metadata"]["generation"]
+    );
+    assert!(secret(&api, "bad").is_none(), "no Secret for it");
+    let evs = eventually("warning event", || {
+        let e = events(&api, "bad");
+        (!e.is_empty()).then_some(e)
+    })
+    .await;
+    assert_eq!(evs.len(), 1);
+    assert_eq!(
+        (evs[0].0.as_str(), evs[0].1.as_str()),
+        ("Warning", "ErrUnsealFailed")
+    );
+    assert_eq!(c.ctx.decrypt_count(), 1, "only db was decrypted");
+
+    // Fixing the spec brings it back.
+    let mut fixed = ss(&api, "bad");
+    fixed["spec"]["template"]["metadata"]["labels"]["tier"] = json!("backend");
+    api.update(fixed).expect("update");
+    wait_synced(&api, "bad", "True").await;
+    let sec = secret(&api, "bad").expect("Secret created after the fix");
+    assert_eq!(data_item(&sec, "password"), b"x");
+    assert_eq!(sec["metadata"]["labels"]["tier"], "backend");
+}
+
+#[tokio::test]
+async fn a_secret_the_api_server_refuses_stalls_instead_of_retrying() {
+    let api = double_with_key().await;
+    let refusal = "Secret \"db\" is invalid: metadata.labels: Invalid value: \"-x\": a valid label must be an empty string or consist of alphanumeric characters";
+    api.fail_next(
+        Fault::status(422)
+            .on(Method::POST)
+            .path(&format!("/namespaces/{NS}/secrets"))
+            .message(refusal)
+            .always(),
+    );
+    api.insert(sealed("db", &[("password", "hunter2")], "rsa2048"));
+    let c = start(&api, &[]).await;
+
+    let s = wait_synced(&api, "db", "False").await;
+    assert_eq!(s["status"]["conditions"][0]["message"], refusal);
+    assert_eq!(
+        condition(&s, "Ready").expect("Ready")["reason"],
+        "UpdateFailed"
+    );
+    assert_eq!(condition(&s, "Stalled").expect("Stalled")["status"], "True");
+    assert!(condition(&s, "Reconciling").is_none(), "no retry pending");
+    // A retry would come after 1 s; none comes.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let creates = |api: &ApiDouble| {
+        api.requests()
+            .into_iter()
+            .filter(|r| r.method == Method::POST && r.path.ends_with(&format!("{NS}/secrets")))
+            .count()
+    };
+    assert_eq!(creates(&api), 1, "refused once, not retried");
+    assert_eq!(c.ctx.decrypt_count(), 1);
+
+    // A spec change is tried again.
+    api.clear_faults();
+    let mut changed = ss(&api, "db");
+    changed["spec"] = sealed("db", &[("password", "hunter3")], "rsa2048")["spec"].clone();
+    api.update(changed).expect("update");
+    wait_synced(&api, "db", "True").await;
+    assert_eq!(
+        data_item(&secret(&api, "db").expect("created"), "password"),
+        b"hunter3"
+    );
+}
