@@ -28,6 +28,7 @@
 //! - [`controller`]: watches, triggers and `reconcile`; [`decide`]: the pure rules it applies.
 //! - [`keys`]: loading, hot reload and renewal of key Secrets; [`leader`]: the Lease.
 //! - [`http`]: `/healthz`, `/readyz`, `/v1/cert.pem`, `/v1/verify`, `/v1/rotate`, `/metrics`.
+//! - [`throttle`]: the client-side limit on API requests (`--kubeclient-qps`, `--kubeclient-burst`).
 //! - [`run`]: everything together, as the `controller` binary runs it.
 
 pub mod cache;
@@ -39,6 +40,7 @@ pub mod http;
 pub mod keys;
 pub mod leader;
 pub mod metrics;
+pub mod throttle;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -102,17 +104,20 @@ async fn shutdown_signal() {
 /// Runs the controller: HTTP servers from the start, leader election, the key manager, and
 /// (while leading) the reconcile loop, until SIGTERM or SIGINT.
 ///
-/// `--kubeclient-qps`/`--kubeclient-burst` are accepted but not enforced: kube's client has no
-/// rate limiter, and the controller's own request volume is bounded by the digest fast path.
+/// Every request to the API server, watches included, waits for a token of a bucket sized by
+/// `--kubeclient-qps`/`--kubeclient-burst`, with client-go's rules ([`throttle::ClientLimit`]):
+/// one bucket for the Lease, one for everything else.
 ///
 /// # Errors
 ///
-/// No usable kubeconfig or in-cluster configuration, or an HTTP address that cannot be bound.
+/// A positive `--kubeclient-qps` with `--kubeclient-burst=0` (or a NaN QPS), no usable
+/// kubeconfig or in-cluster configuration, or an HTTP address that cannot be bound.
 pub async fn run(cfg: config::Config) -> anyhow::Result<()> {
     use std::sync::Arc;
 
     use anyhow::Context as _;
 
+    let limit = throttle::ClientLimit::from_flags(cfg.kubeclient_qps, cfg.kubeclient_burst)?;
     let cfg = Arc::new(cfg);
     let ready = Arc::new(Readiness::default());
     let metrics = Arc::new(metrics::Metrics::default());
@@ -142,9 +147,15 @@ pub async fn run(cfg: config::Config) -> anyhow::Result<()> {
         tokio::spawn(async move { http::serve(&addr, router, stop).await })
     };
 
-    let client = kube::Client::try_default()
+    let kube_config = kube::Config::infer()
         .await
         .context("cannot build a Kubernetes client (no kubeconfig or in-cluster config)")?;
+    let build = |config| {
+        throttle::client_with_limits(config, limit, Some(metrics.clone()))
+            .context("cannot build a Kubernetes client from the kubeconfig or in-cluster config")
+    };
+    let client = build(kube_config.clone())?;
+    tracing::info!(%limit, "Kubernetes client rate limit");
     let namespace = keys::controller_namespace();
     let identity = leader::identity();
     let recorder = events::Recorder::new(client.clone(), identity.clone());
@@ -155,8 +166,11 @@ pub async fn run(cfg: config::Config) -> anyhow::Result<()> {
         leader::always_leader()
     };
     let election = if cfg.leader_elect {
+        // The Lease gets a bucket of its own, as client-go programs give leader election its
+        // own client: a backlog of other requests must not hold a renewal past its deadline.
+        let lease_client = build(kube_config)?;
         Some(tokio::spawn(leader::run(
-            client.clone(),
+            lease_client,
             namespace.clone(),
             identity.clone(),
             leader::Timing::default(),

@@ -79,6 +79,7 @@ pub struct Metrics {
     items_opened: Family<KeyLabels, Counter>,
     oldest_key_in_use: Gauge<f64, AtomicU64>,
     unseal_duration: Histogram,
+    client_rate_limiter_wait: Histogram,
     /// `(namespace, name)` → the condition label sets set for it, so they can be dropped.
     condition_sets: Mutex<HashMap<(String, String), Vec<ConditionLabels>>>,
     /// Key ID → ordering time (NotBefore) of the keys that opened something.
@@ -159,6 +160,12 @@ impl Metrics {
             "Time spent unsealing one SealedSecret, in seconds",
             unseal_duration.clone(),
         );
+        let client_rate_limiter_wait = default_histogram();
+        registry.register(
+            "kubeclient_rate_limiter_duration_seconds",
+            "Time a request to the Kubernetes API waited for the client rate limit (--kubeclient-qps, --kubeclient-burst), in seconds",
+            client_rate_limiter_wait.clone(),
+        );
         Self {
             registry,
             unseal_requests,
@@ -170,6 +177,7 @@ impl Metrics {
             items_opened,
             oldest_key_in_use,
             unseal_duration,
+            client_rate_limiter_wait,
             condition_sets: Mutex::new(HashMap::new()),
             keys_in_use: Mutex::new(BTreeMap::new()),
         }
@@ -244,6 +252,12 @@ impl Metrics {
     /// Records the time one SealedSecret took to unseal (`unseal_duration_seconds`).
     pub fn observe_unseal(&self, d: Duration) {
         self.unseal_duration.observe(d.as_secs_f64());
+    }
+
+    /// Records the time one request to the Kubernetes API waited for the client rate limit
+    /// (`kubeclient_rate_limiter_duration_seconds`); zero when a token was there.
+    pub fn observe_client_rate_limiter_wait(&self, d: Duration) {
+        self.client_rate_limiter_wait.observe(d.as_secs_f64());
     }
 
     /// Counts `n` items opened by the key `key_id` (`items_opened_total`), whose ordering time
@@ -334,6 +348,7 @@ mod tests {
         m.set_condition("prod", "db", "Synced", "app1", -1);
         m.http_request("/v1/verify", "POST", 409, Duration::from_millis(3));
         m.observe_unseal(Duration::from_millis(20));
+        m.observe_client_rate_limiter_wait(Duration::from_millis(200));
         m.items_opened(
             "SHA256:abc",
             3,
@@ -350,6 +365,8 @@ mod tests {
             "sealed_secrets_controller_http_request_duration_seconds_count{path=\"/v1/verify\",method=\"POST\"} 1",
             "sealed_secrets_controller_http_request_duration_seconds_bucket{le=\"0.005\",path=\"/v1/verify\",method=\"POST\"} 1",
             "sealed_secrets_controller_unseal_duration_seconds_count 1",
+            "sealed_secrets_controller_kubeclient_rate_limiter_duration_seconds_count 1",
+            "sealed_secrets_controller_kubeclient_rate_limiter_duration_seconds_bucket{le=\"0.25\"} 1",
             "sealed_secrets_controller_keys 2",
             "sealed_secrets_controller_items_opened_total{key_id=\"SHA256:abc\"} 3",
             "sealed_secrets_controller_oldest_key_in_use_age_seconds 10",
