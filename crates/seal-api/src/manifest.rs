@@ -56,9 +56,10 @@ pub fn read_documents(input: &[u8]) -> Result<Vec<Value>> {
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| Error::manifest(format!("invalid JSON: {e}")))?,
         // YAML 1.2 booleans: a namespace called `n` or an item called `on` stays a string.
+        // No snippets in errors: they quote the input around the error, which may be plaintext.
         Format::Yaml => serde_saphyr::from_multiple_with_options::<Value>(
             text,
-            serde_saphyr::options! { strict_booleans: true },
+            serde_saphyr::options! { strict_booleans: true, with_snippet: false },
         )
         .map_err(|e| Error::manifest(format!("invalid YAML: {}", one_line(&e.to_string()))))?,
     };
@@ -528,6 +529,23 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn yaml_errors_name_the_place_without_quoting_the_document() {
+        // A stringData value is plaintext: the message must not echo the input around the error.
+        let inputs: [&[u8]; 3] = [
+            b"apiVersion: v1\nkind: Secret\nstringData:\n  password: hunter2-plaintext\n    bad: [\n",
+            b"kind: Secret\nstringData: {password: hunter2-plaintext, password: again}\n",
+            b"kind: Secret\nstringData:\n  password: \"hunter2-plaintext\n",
+        ];
+        for input in inputs {
+            let err = read_documents(input).expect_err("malformed").to_string();
+            assert!(err.contains("invalid YAML"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+            assert!(err.contains("line"), "names the place: {err}");
+        }
+    }
 
     #[test]
     fn yaml_and_json_streams_are_read() {
