@@ -10,6 +10,11 @@
 //! - An object whose Secret carries a digest matching its spec and keys, whose Secret is at the
 //!   resourceVersion we wrote or verified, and whose status says `Synced` True at this
 //!   generation, is done without any API call or decryption (no restart storm).
+//! - SealedSecrets are watched untyped and cached slim ([`crate::cache`]): no ciphertexts, and
+//!   one unreadable object is reported on its own status instead of failing the watch. The
+//!   slow path fetches the whole object before it decrypts.
+//! - API refusals that cannot pass on retry (400, 422) stall until the spec changes; other
+//!   failures are retried with back-off.
 //! - RSA work runs on a bounded pool (`--workers` blocking threads); the applier runs at least
 //!   that many objects at once, one at a time per object.
 
@@ -257,6 +262,17 @@ fn current_status(
     }
 }
 
+/// `Synced` True at the current generation, by the status we know best ([`current_status`]).
+fn synced_now(ctx: &Context, ss: &SealedSecret) -> bool {
+    let (status, _) = current_status(ctx, ss);
+    let view = SealedSecret {
+        metadata: ss.metadata.clone(),
+        spec: Default::default(),
+        status,
+    };
+    decide::synced_at_generation(&view)
+}
+
 fn key_of(ss: &SealedSecret) -> Key {
     (ss.namespace().unwrap_or_default(), ss.name_any())
 }
@@ -499,16 +515,8 @@ fn count_items(opened_by: &std::collections::BTreeMap<String, String>) -> HashMa
 /// we still hold, is at a resourceVersion we wrote or verified, and the status is Synced at
 /// this generation.
 fn fast_path(ctx: &Context, ss: &SealedSecret, spec: &SpecHash, keyring: &Keyring) -> bool {
-    if ctx.cfg.update_status {
-        let (status, _) = current_status(ctx, ss);
-        let view = SealedSecret {
-            metadata: ss.metadata.clone(),
-            spec: Default::default(),
-            status,
-        };
-        if !decide::synced_at_generation(&view) {
-            return false;
-        }
+    if ctx.cfg.update_status && !synced_now(ctx, ss) {
+        return false;
     }
     let key = key_of(ss);
     let digest = {
@@ -820,6 +828,7 @@ impl Driver {
                     obj.uid(),
                 );
                 let prev = self.seen.insert(r.clone(), fp.clone());
+                self.forget_written_status(&obj.ss);
                 self.writer.apply_watcher_event(&watcher::Event::Apply(obj));
                 match prev {
                     Some(p) if p == fp => {}
@@ -863,6 +872,27 @@ impl Driver {
                 self.ss_synced[src] = true;
                 self.check_ready();
             }
+        }
+    }
+
+    /// Once the watch delivers the status we wrote (or a newer one, or another object), our
+    /// copy of it is no longer needed: keeps `State::statuses` to writes in flight.
+    fn forget_written_status(&self, ss: &SealedSecret) {
+        let key = key_of(ss);
+        let mut st = self.ctx.state();
+        let Some(w) = st.statuses.get(&key) else {
+            return;
+        };
+        let number = |rv: Option<&str>| rv.and_then(|r| r.parse::<u64>().ok());
+        let caught_up = match (
+            number(ss.metadata.resource_version.as_deref()),
+            number(w.resource_version.as_deref()),
+        ) {
+            (Some(seen), Some(wrote)) => seen >= wrote,
+            _ => true,
+        };
+        if caught_up || w.uid != ss.uid() {
+            st.statuses.remove(&key);
         }
     }
 
@@ -966,7 +996,7 @@ impl Driver {
             Ownership::Owned | Ownership::Managed => self.ctx.cfg.self_heal,
             Ownership::Patch { .. } | Ownership::Unmanaged => false,
         };
-        if heal || !decide::synced_at_generation(ss) {
+        if heal || !synced_now(&self.ctx, ss) {
             self.trigger(r);
         }
     }
@@ -988,7 +1018,7 @@ impl Driver {
             .as_ref()
             .and_then(|a| a.get(seal_api::ANNOTATION_MANAGED))
             .is_some_and(|v| v == "true");
-        if decide::is_controlled_by(meta, &uid) || managed || !decide::synced_at_generation(ss) {
+        if decide::is_controlled_by(meta, &uid) || managed || !synced_now(&self.ctx, ss) {
             self.trigger(r);
         }
     }
