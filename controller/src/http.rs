@@ -324,6 +324,7 @@ async fn verify(State(app): State<AppState>, req: Request) -> Response {
         accept_deprecated_v1_data: app.http.cfg.accept_deprecated_v1_data,
         preferred_keys: Vec::new(),
         diagnose_scope: false,
+        max_rsa_attempts: None,
     };
     let outcome =
         tokio::task::spawn_blocking(move || seal_api::unseal(&ss, &ring, &opts).map(|_| ())).await;
