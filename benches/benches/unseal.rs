@@ -132,6 +132,7 @@ fn controller_opts() -> UnsealOptions {
         accept_deprecated_v1_data: true,
         preferred_keys: Vec::new(),
         diagnose_scope: true,
+        max_rsa_attempts: None,
     }
 }
 

@@ -604,6 +604,7 @@ async fn unseal_on_pool(
         accept_deprecated_v1_data: ctx.cfg.accept_deprecated_v1_data,
         preferred_keys: preferred,
         diagnose_scope: true,
+        max_rsa_attempts: None,
     };
     let ss = ss.clone();
     let keyring = keyring.clone();

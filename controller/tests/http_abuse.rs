@@ -24,7 +24,9 @@ use seal_api::crypto::Certificate;
 use seal_api::{KEY_ACTIVE, LABEL_SEALED_SECRETS_KEY};
 use seal_controller::Readiness;
 use seal_controller::config::{Config, KeyOrder};
-use seal_controller::http::{HttpState, MAX_BODY_BYTES, router, serve};
+use seal_controller::http::{
+    HttpState, MAX_BODY_BYTES, MAX_RSA_ATTEMPTS, router, serve_with_read_timeout,
+};
 use seal_controller::keys::KeyStore;
 use seal_controller::metrics::Metrics;
 use serde_json::{Value, json};
@@ -40,36 +42,59 @@ fn read(path: &str) -> Vec<u8> {
 
 /// A store holding the 2048-bit fixture key (fast to decrypt with, even unoptimised).
 fn store() -> KeyStore {
-    let secret = Secret {
+    store_of(&["rsa2048"])
+}
+
+/// A store holding the fixture keys `stems` (`testdata/keys/<stem>.key`).
+fn store_of(stems: &[&str]) -> KeyStore {
+    let store = KeyStore::new();
+    for (i, stem) in stems.iter().enumerate() {
+        store
+            .apply_secret(
+                &key_secret(stem, 1_700_000_000 + i64::try_from(i).expect("few")),
+                KeyOrder::SecretCreationTimestamp,
+            )
+            .expect("fixture key loads");
+    }
+    store
+}
+
+fn key_secret(stem: &str, created: i64) -> Secret {
+    Secret {
         metadata: ObjectMeta {
-            name: Some("sealed-secrets-keyabcde".to_owned()),
+            name: Some(format!("sealed-secrets-key{stem}")),
             namespace: Some("kube-system".to_owned()),
             labels: Some(BTreeMap::from([(
                 LABEL_SEALED_SECRETS_KEY.to_owned(),
                 KEY_ACTIVE.to_owned(),
             )])),
             creation_timestamp: Some(Time(
-                jiff::Timestamp::from_second(1_700_000_000).expect("valid time"),
+                jiff::Timestamp::from_second(created).expect("valid time"),
             )),
             ..ObjectMeta::default()
         },
         type_: Some("kubernetes.io/tls".to_owned()),
         data: Some(BTreeMap::from([
-            ("tls.key".to_owned(), ByteString(read("keys/rsa2048.key"))),
-            ("tls.crt".to_owned(), ByteString(read("keys/rsa2048.crt"))),
+            (
+                "tls.key".to_owned(),
+                ByteString(read(&format!("keys/{stem}.key"))),
+            ),
+            (
+                "tls.crt".to_owned(),
+                ByteString(read(&format!("keys/{stem}.crt"))),
+            ),
         ])),
         ..Secret::default()
-    };
-    let store = KeyStore::new();
-    store
-        .apply_secret(&secret, KeyOrder::SecretCreationTimestamp)
-        .expect("fixture key loads");
-    store
+    }
 }
 
 fn state(args: &[&str]) -> HttpState {
+    state_with(store(), args)
+}
+
+fn state_with(keys: KeyStore, args: &[&str]) -> HttpState {
     HttpState {
-        keys: store(),
+        keys,
         metrics: Arc::new(Metrics::new("test")),
         ready: Arc::new(Readiness::default()),
         cfg: Arc::new(
@@ -350,6 +375,58 @@ async fn a_sealed_secret_of_about_one_mebibyte_verifies_and_rotates() {
     expect_both(&unlimited(), &body, StatusCode::CONFLICT).await;
 }
 
+/// `count` items named `item-00000`… holding `value <i>`, for [`sealed_secret`].
+fn numbered_items(count: usize) -> Vec<(String, Vec<u8>)> {
+    (0..count)
+        .map(|i| (format!("item-{i:05}"), format!("value {i}").into_bytes()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_sealed_secret_needing_more_rsa_decryptions_than_allowed_is_422() {
+    // One key and no hint: a decryption per value, one value more than allowed.
+    let body = sealed_secret(&numbered_items(MAX_RSA_ATTEMPTS + 1), json!({}));
+    assert!(body.len() <= MAX_BODY_BYTES);
+    let router = unlimited();
+    for (path, what) in [("/v1/verify", "verify"), ("/v1/rotate", "rotate")] {
+        let (status, text) = call(&router, post(path, body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {text}");
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.starts_with(&format!("too large to {what}: ")) && text.contains("split it"),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn values_no_key_opens_cost_every_key_until_the_limit_then_409() {
+    // Two keys loaded, neither opens the values: each value tries both, so the limit is
+    // reached one value before the end, and that value is reported as not tried.
+    let router = router(state_with(
+        store_of(&["rsa4096", "rsa4096-b"]),
+        &["--rate-limit=0"],
+    ));
+    let count = MAX_RSA_ATTEMPTS / 2 + 1;
+    let body = sealed_secret(&numbered_items(count), json!({}));
+    let last = format!("item-{:05}", count - 1);
+    for path in PATHS {
+        let (status, text) = call(&router, post(path, body.clone())).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{path}");
+        let (no_key, not_tried) = text.split_once('\n').expect("two groups");
+        assert!(no_key.starts_with("no key could decrypt secret (item-00000, "));
+        assert!(
+            no_key.ends_with(&format!("item-{:05})", count - 2)),
+            "{path}"
+        );
+        assert!(!no_key.contains(&last), "{path}");
+        assert!(
+            not_tried.starts_with("not tried") && not_tried.contains(&last),
+            "{path}"
+        );
+    }
+}
+
 #[test_case(r#"{{ repeat 1000000000 "x" }}"#, StatusCode::CONFLICT; "huge repeat")]
 // Go's fmt refuses widths over 10^6 itself: `%!(BADWIDTH)1`, a small output.
 #[test_case(r#"{{ printf "%999999999d" 1 }}"#, StatusCode::OK; "huge printf width")]
@@ -429,12 +506,13 @@ async fn a_flood_from_one_client_is_rate_limited() {
 #[tokio::test]
 async fn a_flood_of_forwarded_for_values_gets_answers_and_limits_still_hold() {
     // Each distinct X-Forwarded-For is its own client (upstream's behaviour). The limiter
-    // keeps one entry per client and sweeps entries that no longer limit anyone once it
-    // holds 65,536 (`http.rs`: MAX_LIMITER_KEYS): 70,000 distinct clients cross that line.
+    // keeps a digest per client, at most MAX_LIMITER_CLIENTS of them: 70,000 distinct
+    // clients, each with a long header, cross that line.
     let router = app(&[]);
+    let padding = "10.0.0.1, ".repeat(8);
     for i in 0..70_000u32 {
         let [a, b, c, d] = i.to_be_bytes();
-        let xff = format!("{a}.{b}.{c}.{d}, 10.0.0.1");
+        let xff = format!("{a}.{b}.{c}.{d}, {padding}10.0.0.1");
         let resp = router
             .clone()
             .oneshot(verify_from(Some(&xff)))
@@ -475,30 +553,43 @@ async fn odd_forwarded_for_headers_get_proper_answers() {
 // ---------------------------------------------------------------------------------------------
 // Real sockets: slow and chunked clients against `http::serve`.
 
-/// Serves the API on a free loopback port with `args`; returns its address and a handle that
-/// stops it when dropped.
-async fn serve_on_loopback(args: &[&str]) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+/// A running `http::serve_with_read_timeout`; dropping `stop` stops it, and `task` ends then.
+struct Served {
+    addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Serves the API on a free loopback port with `args` (`--read-timeout` as the server's).
+async fn start_on_loopback(args: &[&str]) -> Served {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let router = app(args);
-    tokio::spawn(async move {
-        serve(&addr.to_string(), router, async {
+    let state = state(args);
+    let read_timeout = state.cfg.read_timeout;
+    let router = router(state);
+    let task = tokio::spawn(async move {
+        serve_with_read_timeout(&addr.to_string(), router, read_timeout, async {
             let _ = stopped.await;
         })
         .await
-        .expect("serves");
     });
     for _ in 0..100 {
         if TcpStream::connect(addr).is_ok() {
-            return (addr, stop);
+            return Served { addr, stop, task };
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the server did not start on {addr}");
+}
+
+/// [`start_on_loopback`]; returns its address and a handle that stops it when dropped.
+async fn serve_on_loopback(args: &[&str]) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let served = start_on_loopback(args).await;
+    (served.addr, served.stop)
 }
 
 /// Connects, writes `head`, then (in a blocking thread) writes `body` if any and reads the
@@ -601,17 +692,51 @@ async fn clients_stalled_inside_their_headers_do_not_block_others() {
     drop(stalled);
 }
 
-/// FINDING (not fixed here: `controller/src/http.rs` belongs to another change). `http::serve`
-/// uses `axum::serve`, which sets no hyper timer, so there is no header read timeout: a client
-/// that stops inside its request headers holds its connection (a socket and a task) forever,
-/// whatever `--read-timeout` says; `--read-timeout` only bounds reading the body. Fix: serve
-/// with `hyper_util::server::conn::auto::Builder` plus `.http1().timer(TokioTimer::new())
-/// .header_read_timeout(read_timeout)`, as Go's `ReadTimeout` covers headers too.
+/// Slowloris: `--read-timeout` bounds the headers too, as Go's `ReadTimeout` does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "finding: no header read timeout in http::serve (slowloris); see the doc comment"]
 async fn a_client_stalled_inside_its_headers_is_disconnected() {
     let (addr, _stop) = serve_on_loopback(&["--rate-limit=0", "--read-timeout=1s"]).await;
+    let started = Instant::now();
     let head = b"POST /v1/verify HTTP/1.1\r\nHost: se".to_vec();
     let (_, closed) = exchange(addr, head, Vec::new(), Duration::from_secs(10)).await;
     assert!(closed, "the server kept a stalled connection open for 10s");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed too early"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_sends_nothing_or_idles_after_a_response_is_disconnected() {
+    let (addr, _stop) = serve_on_loopback(&["--rate-limit=0", "--read-timeout=1s"]).await;
+    let (_, closed) = exchange(addr, Vec::new(), Vec::new(), Duration::from_secs(10)).await;
+    assert!(closed, "a silent connection was kept for 10s");
+    // Keep-alive: the answer, then the connection is closed once the next headers are late.
+    let head = b"GET /healthz HTTP/1.1\r\nHost: seal\r\n\r\n".to_vec();
+    let (resp, closed) = exchange(addr, head, Vec::new(), Duration::from_secs(10)).await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(closed, "an idle keep-alive connection was kept for 10s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_stops_when_asked_despite_idle_connections() {
+    let served = start_on_loopback(&["--rate-limit=0", "--read-timeout=1m"]).await;
+    // A connection that has not started a request, and one that finished one (keep-alive).
+    let silent = TcpStream::connect(served.addr).expect("connects");
+    let mut kept = TcpStream::connect(served.addr).expect("connects");
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: seal\r\n\r\n")
+        .expect("writes");
+    let mut buf = [0u8; 256];
+    let n = kept.read(&mut buf).expect("an answer");
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+
+    drop(served.stop);
+    let ended = tokio::time::timeout(Duration::from_secs(10), served.task)
+        .await
+        .expect("the server stops well before its read timeout");
+    ended
+        .expect("server task")
+        .expect("the server stops cleanly");
+    assert!(TcpStream::connect(served.addr).is_err(), "still listening");
+    drop((silent, kept));
 }

@@ -56,7 +56,8 @@ pub use scope::Scope;
 pub use seal::{SealOptions, raw_label, seal_raw, seal_secret, seal_secret_with_rng};
 pub use template::{TemplateError, render as render_template};
 pub use unseal::{
-    NO_KEY_COULD_DECRYPT, UnsealFailure, UnsealOptions, Unsealed, owner_reference, unseal,
+    NO_KEY_COULD_DECRYPT, RSA_LIMIT_REACHED, UnsealFailure, UnsealOptions, Unsealed,
+    owner_reference, unseal,
 };
 
 pub use k8s_openapi;

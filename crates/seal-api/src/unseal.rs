@@ -16,6 +16,10 @@ use crate::{
 /// Message for a value that no key opens, as upstream words it.
 pub const NO_KEY_COULD_DECRYPT: &str = "no key could decrypt secret";
 
+/// Message for a value left unopened because [`UnsealOptions::max_rsa_attempts`] ran out.
+pub const RSA_LIMIT_REACHED: &str =
+    "not tried: the limit of RSA decryptions for this object was reached";
+
 /// How to unseal.
 #[derive(Clone, Debug)]
 pub struct UnsealOptions {
@@ -27,6 +31,13 @@ pub struct UnsealOptions {
     /// When nothing opens, try the other scopes' labels to name the likely mistake (costs one RSA
     /// operation per key and scope, once per failing object).
     pub diagnose_scope: bool,
+    /// The most RSA decryptions to spend on the object, counted as keys tried over all values
+    /// (`None`: no limit). Each value tries the keys in turn, so a value that no key opens
+    /// costs one decryption per key; a value that opens with the hinted or last-used key costs
+    /// one. Values left when the limit runs out fail with a "not tried" message (see
+    /// [`UnsealFailure::limit_reached`]); the scope diagnosis runs only if the limit leaves
+    /// room for it.
+    pub max_rsa_attempts: Option<usize>,
 }
 
 impl Default for UnsealOptions {
@@ -35,6 +46,7 @@ impl Default for UnsealOptions {
             accept_deprecated_v1_data: true,
             preferred_keys: Vec::new(),
             diagnose_scope: true,
+            max_rsa_attempts: None,
         }
     }
 }
@@ -80,6 +92,33 @@ impl UnsealFailure {
     pub fn no_key(&self) -> bool {
         self.items.values().all(|m| m == NO_KEY_COULD_DECRYPT)
     }
+
+    /// True when [`UnsealOptions::max_rsa_attempts`] ran out before some items were tried.
+    pub fn limit_reached(&self) -> bool {
+        self.items.values().any(|m| m == RSA_LIMIT_REACHED)
+    }
+
+    /// True when some item failed for a reason other than the limit: the object does not
+    /// unseal, whatever the untried items hold.
+    pub fn failed_before_limit(&self) -> bool {
+        self.items.values().any(|m| m != RSA_LIMIT_REACHED)
+    }
+}
+
+/// RSA decryptions left for one object ([`UnsealOptions::max_rsa_attempts`]).
+struct Budget(Option<usize>);
+
+impl Budget {
+    /// How many of `available` keys may be tried.
+    fn keys_to_try(&self, available: usize) -> usize {
+        self.0.map_or(available, |left| left.min(available))
+    }
+
+    fn spend(&mut self, n: usize) {
+        if let Some(left) = &mut self.0 {
+            *left = left.saturating_sub(n);
+        }
+    }
 }
 
 /// The key IDs to try first for `ss`: its key hint, then the `preferred` ones.
@@ -95,23 +134,34 @@ fn preferred_ids<'a>(ss: &'a SealedSecret, opts: &'a UnsealOptions) -> Vec<&'a s
         .collect()
 }
 
-/// Opens one value, trying `order` and moving the key that worked to the front.
+/// Opens one value, trying `order` as far as `budget` allows and moving the key that worked to
+/// the front.
 fn open_one(
     order: &mut Vec<&KeyEntry>,
     label: &[u8],
     text: &str,
+    budget: &mut Budget,
 ) -> std::result::Result<(Zeroizing<Vec<u8>>, String), String> {
     let ciphertext = b64::decode(text).map_err(|e| e.to_string())?;
-    let keys: Vec<&seal_crypto::PrivateKey> = order.iter().map(|e| e.key()).collect();
+    let tried = budget.keys_to_try(order.len());
+    let keys: Vec<&seal_crypto::PrivateKey> = order[..tried].iter().map(|e| e.key()).collect();
     match seal_crypto::open(&keys, label, &ciphertext) {
         Ok(opened) => {
+            budget.spend(opened.key_index + 1);
             let entry = order.remove(opened.key_index);
             let id = entry.id().to_owned();
             order.insert(0, entry);
             Ok((opened.plaintext, id))
         }
         Err(seal_crypto::Error::TooShort) => Err(seal_crypto::Error::TooShort.to_string()),
-        Err(_) => Err(NO_KEY_COULD_DECRYPT.to_owned()),
+        Err(_) => {
+            budget.spend(tried);
+            if tried < order.len() {
+                Err(RSA_LIMIT_REACHED.to_owned())
+            } else {
+                Err(NO_KEY_COULD_DECRYPT.to_owned())
+            }
+        }
     }
 }
 
@@ -145,13 +195,14 @@ pub fn unseal(ss: &SealedSecret, keyring: &Keyring, opts: &UnsealOptions) -> Res
     })?;
 
     let mut order = keyring.ordered(&preferred_ids(ss, opts));
+    let mut budget = Budget(opts.max_rsa_attempts);
     let mut failures = BTreeMap::new();
     let mut opened_by = BTreeMap::new();
     let mut data: BTreeMap<String, Zeroizing<Vec<u8>>> = BTreeMap::new();
     let mut v1: Option<Secret> = None;
 
     for (item, text) in &items {
-        match open_one(&mut order, &label, text) {
+        match open_one(&mut order, &label, text, &mut budget) {
             Ok((plaintext, id)) => {
                 data.insert((*item).to_owned(), plaintext);
                 opened_by.insert((*item).to_owned(), id);
@@ -162,7 +213,7 @@ pub fn unseal(ss: &SealedSecret, keyring: &Keyring, opts: &UnsealOptions) -> Res
         }
     }
     if let Some(blob) = &spec.data {
-        match open_one(&mut order, &label, blob) {
+        match open_one(&mut order, &label, blob, &mut budget) {
             Ok((plaintext, id)) => {
                 let decoded: Secret = serde_json::from_slice(&plaintext).map_err(|e| {
                     Error::Unseal(UnsealFailure {
@@ -188,7 +239,13 @@ pub fn unseal(ss: &SealedSecret, keyring: &Keyring, opts: &UnsealOptions) -> Res
             items: failures,
             likely_scope: None,
         };
-        if opts.diagnose_scope && opened_by.is_empty() && failure.no_key() {
+        // Two other scopes, each tried with every key.
+        let diagnosis = keyring.len().saturating_mul(2);
+        if opts.diagnose_scope
+            && opened_by.is_empty()
+            && failure.no_key()
+            && budget.keys_to_try(diagnosis) == diagnosis
+        {
             failure.likely_scope = diagnose_scope(ss, keyring, scope, &namespace, &name);
         }
         return Err(Error::Unseal(failure));
@@ -319,5 +376,129 @@ fn build_secret(
 fn merge_map(into: &mut Option<BTreeMap<String, String>>, from: Option<BTreeMap<String, String>>) {
     if let Some(from) = from.filter(|m| !m.is_empty()) {
         into.get_or_insert_with(BTreeMap::new).extend(from);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::crypto::{Certificate, PrivateKey};
+
+    fn read(rel: &str) -> Vec<u8> {
+        let path = format!("{}/../../testdata/{rel}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn entry(stem: &str) -> KeyEntry {
+        let pem = String::from_utf8(read(&format!("keys/{stem}.key"))).expect("utf8 key");
+        let key = PrivateKey::from_pem(&pem).expect("fixture key");
+        let cert = Certificate::from_pem(&read(&format!("keys/{stem}.crt"))).expect("cert");
+        KeyEntry::from_pair(key, cert, stem)
+    }
+
+    fn keyring(stems: &[&str]) -> Keyring {
+        let mut ring = Keyring::new();
+        for stem in stems {
+            ring.insert(entry(stem));
+        }
+        ring
+    }
+
+    /// A strict-scope `ns/name` with items `a`, `b`, `c` sealed to `stem` under `label`, and
+    /// `hint` as its key hint.
+    fn sealed_to(stem: &str, label: &[u8], hint: Option<&str>) -> SealedSecret {
+        let key = entry(stem).key().public_key();
+        let items: serde_json::Map<String, serde_json::Value> = ["a", "b", "c"]
+            .into_iter()
+            .map(|item| {
+                let sealed = seal_crypto::seal(&key, label, item.as_bytes()).expect("seals");
+                (item.to_owned(), json!(b64::encode(&sealed)))
+            })
+            .collect();
+        let annotations = hint.map(|id| json!({ ANNOTATION_KEY_ID: id }));
+        serde_json::from_value(json!({
+            "apiVersion": "bitnami.com/v1alpha1",
+            "kind": "SealedSecret",
+            "metadata": {"name": "name", "namespace": "ns", "annotations": annotations},
+            "spec": {"encryptedData": items},
+        }))
+        .expect("a SealedSecret")
+    }
+
+    fn limited(max: usize) -> UnsealOptions {
+        UnsealOptions {
+            max_rsa_attempts: Some(max),
+            ..UnsealOptions::default()
+        }
+    }
+
+    fn failure(result: Result<Unsealed>) -> UnsealFailure {
+        match result {
+            Err(Error::Unseal(f)) => f,
+            Err(e) => panic!("unexpected error: {e}"),
+            Ok(_) => panic!("unsealed"),
+        }
+    }
+
+    #[test]
+    fn values_that_open_first_time_cost_one_decryption_each() {
+        let ring = keyring(&["rsa2048"]);
+        let ss = sealed_to("rsa2048", b"ns/name", None);
+        assert!(unseal(&ss, &ring, &limited(3)).is_ok());
+
+        let f = failure(unseal(&ss, &ring, &limited(2)));
+        assert!(f.limit_reached() && !f.failed_before_limit(), "{f:?}");
+        assert_eq!(f.items.keys().collect::<Vec<_>>(), ["c"]);
+        assert!(f.message().starts_with("not tried"), "{}", f.message());
+    }
+
+    #[test]
+    fn a_wrong_key_hint_costs_one_more_decryption_then_the_key_that_worked_comes_first() {
+        let ring = keyring(&["rsa4096", "rsa4096-b"]);
+        let wrong = entry("rsa4096").id().to_owned();
+        let ss = sealed_to("rsa4096-b", b"ns/name", Some(&wrong));
+        // a: rsa4096 then rsa4096-b; b and c: rsa4096-b at once.
+        assert!(unseal(&ss, &ring, &limited(4)).is_ok());
+        let f = failure(unseal(&ss, &ring, &limited(3)));
+        assert_eq!(f.items.keys().collect::<Vec<_>>(), ["c"]);
+        assert!(f.limit_reached() && !f.failed_before_limit());
+    }
+
+    #[test]
+    fn values_no_key_opens_cost_every_key_and_the_limit_stops_the_rest() {
+        let ring = keyring(&["rsa4096-b"]);
+        let ss = sealed_to("rsa4096", b"ns/name", None);
+        let f = failure(unseal(&ss, &ring, &UnsealOptions::default()));
+        assert!(f.no_key() && !f.limit_reached(), "{f:?}");
+
+        // One decryption: a fails with the only key; b and c are not tried.
+        let f = failure(unseal(&ss, &ring, &limited(1)));
+        assert_eq!(f.items["a"], NO_KEY_COULD_DECRYPT);
+        assert_eq!(f.items["b"], RSA_LIMIT_REACHED);
+        assert_eq!(f.items["c"], RSA_LIMIT_REACHED);
+        assert!(f.limit_reached() && f.failed_before_limit() && !f.no_key());
+
+        // Two keys, neither opens: a costs both, and a limit of three cuts b short.
+        let ring = keyring(&["rsa4096-b", "rsa2048"]);
+        let f = failure(unseal(&ss, &ring, &limited(3)));
+        assert_eq!(f.items["a"], NO_KEY_COULD_DECRYPT);
+        assert_eq!(f.items["b"], RSA_LIMIT_REACHED);
+    }
+
+    #[test]
+    fn the_scope_diagnosis_runs_only_within_the_limit() {
+        let ring = keyring(&["rsa2048"]);
+        // Sealed cluster-wide, declared strict.
+        let ss = sealed_to("rsa2048", b"", None);
+        let f = failure(unseal(&ss, &ring, &UnsealOptions::default()));
+        assert_eq!(f.likely_scope, Some(Scope::ClusterWide));
+        // Three items cost three; the diagnosis would cost two more.
+        let f = failure(unseal(&ss, &ring, &limited(5)));
+        assert_eq!(f.likely_scope, Some(Scope::ClusterWide));
+        let f = failure(unseal(&ss, &ring, &limited(4)));
+        assert!(f.no_key() && !f.limit_reached());
+        assert_eq!(f.likely_scope, None);
     }
 }
