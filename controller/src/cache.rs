@@ -1,30 +1,45 @@
 //! What the controller keeps of each SealedSecret between reconciles.
 //!
-//! The watch delivers whole objects; the cache keeps only what the fast path needs (SPEC §8: no
-//! restart storm, bounded memory):
-//! - metadata, without `managedFields` and kubectl's last-applied annotation (a second copy of
-//!   the whole object);
+//! The watch delivers whole objects; the cache keeps only what the fast path, status writes
+//! and events need (SPEC §8: no restart storm, bounded memory):
+//! - of the metadata: name, namespace, uid, resourceVersion, generation, deletionTimestamp, the
+//!   scope annotations, Flux's `requestedAt` and the `app.kubernetes.io/instance` label;
 //! - status;
 //! - of the spec, `template.immutable` and a [`SpecHash`] of the rest. Ciphertexts are not kept:
 //!   the slow path fetches the object before it decrypts.
 //!
-//! Objects are decoded one by one from the watch's untyped objects, so one SealedSecret that
+//! [`Cached`] is what the watch deserializes into, so a list page never holds more than its
+//! text and these entries. Each object's spec is decoded on its own: one SealedSecret that
 //! passes the CRD schema but cannot be read (non-string labels under the schema-less
 //! `spec.template.metadata`, say) is cached as invalid, and reported on its own status, instead
 //! of failing the list and watch of every other object.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
-use kube::api::{ApiResource, DynamicObject};
-use seal_api::{SealedSecret, SealedSecretSpec, SealedSecretStatus, SecretTemplateSpec};
+use kube::api::ApiResource;
+use seal_api::{
+    ANNOTATION_CLUSTER_WIDE, ANNOTATION_NAMESPACE_WIDE, SealedSecret, SealedSecretSpec,
+    SealedSecretStatus, SecretTemplateSpec,
+};
+use serde::Deserialize;
 
 use crate::decide::SpecHash;
 
-/// kubectl's copy of the applied object, as large as the object itself.
-pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+/// The label copied into `condition_info`.
+pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+/// Flux's request for an immediate reconcile.
+pub const FLUX_REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
+
+/// The annotations the cache keeps: the scope (bound into the digest) and Flux's request.
+const KEPT_ANNOTATIONS: [&str; 3] = [
+    ANNOTATION_NAMESPACE_WIDE,
+    ANNOTATION_CLUSTER_WIDE,
+    FLUX_REQUESTED_AT,
+];
 
 /// Longest decode error kept for status and events.
 const MAX_DETAIL: usize = 300;
@@ -32,76 +47,106 @@ const MAX_DETAIL: usize = 300;
 /// One cached SealedSecret.
 #[derive(Clone, Debug)]
 pub struct Cached {
-    /// Metadata (slimmed), status, and a spec holding only `template.immutable`. Good for status
-    /// writes (the API server takes only `status` from a `/status` PUT) and events, never for
-    /// unsealing.
-    pub ss: SealedSecret,
+    meta: ObjectMeta,
+    /// The status as the watch last saw it.
+    pub status: Option<SealedSecretStatus>,
     /// The spec's hash, or why the spec could not be read.
     pub spec: Result<SpecHash, String>,
+    /// `spec.template.immutable`.
+    pub immutable: Option<bool>,
+}
+
+/// The wire shape the watch reads: metadata typed, spec and status decoded separately.
+#[derive(Deserialize)]
+struct Wire {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: Option<serde_json::Value>,
+    #[serde(default)]
+    status: Option<serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for Cached {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = Wire::deserialize(d)?;
+        let status = w
+            .status
+            .and_then(|s| serde_json::from_value::<SealedSecretStatus>(s).ok());
+        let spec = match w.spec {
+            None | Some(serde_json::Value::Null) => Err("spec is missing".to_owned()),
+            Some(v) => serde_path_to_error::deserialize::<_, SealedSecretSpec>(v)
+                .map_err(|e| detail(&e.path().to_string(), e.inner())),
+        };
+        Ok(match spec {
+            Ok(spec) => Cached::new(w.metadata, &spec, status),
+            Err(e) => Cached {
+                meta: slim_meta(w.metadata),
+                status,
+                spec: Err(e),
+                immutable: None,
+            },
+        })
+    }
 }
 
 impl Cached {
     /// The cache entry for a whole SealedSecret.
     pub fn of(ss: &SealedSecret) -> Self {
+        Cached::new(ss.metadata.clone(), &ss.spec, ss.status.clone())
+    }
+
+    fn new(meta: ObjectMeta, spec: &SealedSecretSpec, status: Option<SealedSecretStatus>) -> Self {
         Cached {
-            ss: SealedSecret {
-                metadata: slim_meta(ss.metadata.clone()),
-                spec: slim_spec(&ss.spec),
-                status: ss.status.clone(),
-            },
-            spec: Ok(SpecHash::of(&ss.spec)),
+            meta: slim_meta(meta),
+            status,
+            spec: Ok(SpecHash::of(spec)),
+            immutable: spec.template.immutable,
         }
     }
 
-    /// The cache entry for an object from the untyped watch.
-    pub fn from_dynamic(obj: DynamicObject) -> Self {
-        let DynamicObject {
-            metadata, mut data, ..
-        } = obj;
-        let status = data
-            .get_mut("status")
-            .map(serde_json::Value::take)
-            .and_then(|s| serde_json::from_value::<SealedSecretStatus>(s).ok());
-        let spec = match data.get_mut("spec").map(serde_json::Value::take) {
-            None | Some(serde_json::Value::Null) => Err("spec is missing".to_owned()),
-            Some(v) => serde_path_to_error::deserialize::<_, SealedSecretSpec>(v)
-                .map_err(|e| detail(&e.path().to_string(), e.inner())),
-        };
-        let (slim, hash) = match spec {
-            Ok(spec) => (slim_spec(&spec), Ok(SpecHash::of(&spec))),
-            Err(e) => (SealedSecretSpec::default(), Err(e)),
-        };
-        Cached {
-            ss: SealedSecret {
-                metadata: slim_meta(metadata),
-                spec: slim,
-                status,
+    /// A SealedSecret with what the cache holds: good for status writes (the API server takes
+    /// only `status` from a `/status` PUT), events and the decisions on metadata and status;
+    /// never for unsealing (no ciphertexts).
+    pub fn view(&self) -> SealedSecret {
+        SealedSecret {
+            metadata: self.meta.clone(),
+            spec: SealedSecretSpec {
+                template: SecretTemplateSpec {
+                    immutable: self.immutable,
+                    ..SecretTemplateSpec::default()
+                },
+                ..SealedSecretSpec::default()
             },
-            spec: hash,
+            status: self.status.clone(),
         }
     }
 
-    /// The resource the untyped watch asks for.
+    /// The resource the watch asks for.
     pub fn api_resource() -> ApiResource {
         ApiResource::erase::<SealedSecret>(&())
     }
 }
 
-fn slim_meta(mut meta: ObjectMeta) -> ObjectMeta {
-    meta.managed_fields = None;
-    if let Some(a) = meta.annotations.as_mut() {
-        a.remove(LAST_APPLIED);
-    }
-    meta
-}
-
-fn slim_spec(spec: &SealedSecretSpec) -> SealedSecretSpec {
-    SealedSecretSpec {
-        template: SecretTemplateSpec {
-            immutable: spec.template.immutable,
-            ..SecretTemplateSpec::default()
-        },
-        ..SealedSecretSpec::default()
+fn slim_meta(meta: ObjectMeta) -> ObjectMeta {
+    let keep = |m: Option<BTreeMap<String, String>>, keys: &[&str]| {
+        let kept: BTreeMap<String, String> = m
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| keys.contains(&k.as_str()))
+            .collect();
+        (!kept.is_empty()).then_some(kept)
+    };
+    ObjectMeta {
+        name: meta.name,
+        namespace: meta.namespace,
+        uid: meta.uid,
+        resource_version: meta.resource_version,
+        generation: meta.generation,
+        deletion_timestamp: meta.deletion_timestamp,
+        annotations: keep(meta.annotations, &KEPT_ANNOTATIONS),
+        labels: keep(meta.labels, &[INSTANCE_LABEL]),
+        ..ObjectMeta::default()
     }
 }
 
@@ -141,10 +186,10 @@ impl Resource for Cached {
         SealedSecret::plural(dt)
     }
     fn meta(&self) -> &ObjectMeta {
-        &self.ss.metadata
+        &self.meta
     }
     fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.ss.metadata
+        &mut self.meta
     }
 }
 
@@ -154,8 +199,8 @@ mod tests {
 
     use super::*;
 
-    fn dynamic(v: serde_json::Value) -> DynamicObject {
-        serde_json::from_value(v).expect("a DynamicObject")
+    fn cached(v: serde_json::Value) -> Cached {
+        serde_json::from_value(v).expect("never fails on an object")
     }
 
     fn sample() -> serde_json::Value {
@@ -164,7 +209,13 @@ mod tests {
             "kind": "SealedSecret",
             "metadata": {
                 "name": "s", "namespace": "ns", "uid": "u1", "generation": 3,
-                "annotations": {LAST_APPLIED: "{\"huge\":true}", "keep": "me"},
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": "{\"huge\":true}",
+                    ANNOTATION_CLUSTER_WIDE: "true",
+                    FLUX_REQUESTED_AT: "now",
+                    "seal.dev/key-id": "SHA256:x",
+                },
+                "labels": {INSTANCE_LABEL: "app", "team": "a"},
                 "managedFields": [{"manager": "kubectl", "operation": "Apply"}],
             },
             "spec": {
@@ -176,36 +227,50 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_keeps_the_hash_not_the_ciphertexts_and_drops_bulky_metadata() {
+    fn the_cache_keeps_the_hash_not_the_ciphertexts_and_only_the_metadata_it_reads() {
         let v = sample();
         let typed: SealedSecret = serde_json::from_value(v.clone()).expect("typed");
-        let c = Cached::from_dynamic(dynamic(v));
+        let c = cached(v);
         assert_eq!(
             c.spec,
             Ok(SpecHash::of(&typed.spec)),
             "same hash as the typed object"
         );
         assert_eq!(Cached::of(&typed).spec, c.spec);
-        assert!(c.ss.spec.encrypted_data.is_empty());
-        assert!(c.ss.spec.template.metadata.is_none());
-        assert_eq!(c.ss.spec.template.immutable, Some(true));
-        assert!(c.ss.metadata.managed_fields.is_none());
-        let ann = c.ss.metadata.annotations.as_ref().expect("annotations");
-        assert!(!ann.contains_key(LAST_APPLIED));
-        assert_eq!(ann.get("keep").map(String::as_str), Some("me"));
-        assert_eq!(c.ss.metadata.generation, Some(3));
+        let view = c.view();
+        assert!(view.spec.encrypted_data.is_empty());
+        assert!(view.spec.template.metadata.is_none());
+        assert_eq!(view.spec.template.immutable, Some(true));
+        assert!(view.metadata.managed_fields.is_none());
+        let ann = view.metadata.annotations.as_ref().expect("annotations");
         assert_eq!(
-            c.ss.status.as_ref().and_then(|s| s.observed_generation),
+            ann.keys().map(String::as_str).collect::<Vec<_>>(),
+            [FLUX_REQUESTED_AT, ANNOTATION_CLUSTER_WIDE]
+        );
+        let labels = view.metadata.labels.as_ref().expect("labels");
+        assert_eq!(labels.keys().collect::<Vec<_>>(), [INSTANCE_LABEL]);
+        assert_eq!(
+            (view.metadata.name.as_deref(), view.metadata.uid.as_deref()),
+            (Some("s"), Some("u1"))
+        );
+        assert_eq!(view.metadata.generation, Some(3));
+        assert_eq!(
+            view.status.as_ref().and_then(|s| s.observed_generation),
             Some(3)
+        );
+        // The scope is bound into the digest: the view keeps it.
+        assert_eq!(
+            seal_api::Scope::from_annotations(view.metadata.annotations.as_ref()),
+            seal_api::Scope::from_annotations(typed.metadata.annotations.as_ref())
         );
     }
 
     #[test]
     fn a_changed_ciphertext_changes_the_hash() {
-        let a = Cached::from_dynamic(dynamic(sample()));
+        let a = cached(sample());
         let mut v = sample();
         v["spec"]["encryptedData"]["a"] = json!("AgBx");
-        let b = Cached::from_dynamic(dynamic(v));
+        let b = cached(v);
         assert_ne!(a.spec, b.spec);
     }
 
@@ -213,19 +278,23 @@ mod tests {
     fn an_unreadable_spec_is_kept_with_a_message_naming_the_field() {
         let mut v = sample();
         v["spec"]["template"]["metadata"]["labels"]["x"] = json!(1);
-        let c = Cached::from_dynamic(dynamic(v));
-        let err = c.spec.expect_err("labels must be strings");
+        let c = cached(v);
+        let err = c.spec.clone().expect_err("labels must be strings");
         assert!(
             err.starts_with("spec.template.metadata.labels.x: invalid type: integer `1`"),
             "{err}"
         );
-        assert_eq!(c.ss.metadata.name.as_deref(), Some("s"));
-        assert!(c.ss.status.is_some(), "status still read");
+        assert_eq!(c.view().metadata.name.as_deref(), Some("s"));
+        assert!(c.status.is_some(), "status still read");
 
         let mut v = sample();
         v.as_object_mut().expect("object").remove("spec");
-        let err = Cached::from_dynamic(dynamic(v)).spec.expect_err("no spec");
-        assert_eq!(err, "spec is missing");
+        assert_eq!(cached(v).spec, Err("spec is missing".to_owned()));
+        // An unreadable status is dropped, not an error.
+        let mut v = sample();
+        v["status"] = json!({"conditions": "no"});
+        let c = cached(v);
+        assert!(c.spec.is_ok() && c.status.is_none());
     }
 
     #[test]
@@ -233,7 +302,7 @@ mod tests {
         let mut v = sample();
         let key = "é".repeat(400);
         v["spec"]["template"]["metadata"]["labels"] = json!({ key: 1 });
-        let err = Cached::from_dynamic(dynamic(v)).spec.expect_err("invalid");
+        let err = cached(v).spec.expect_err("invalid");
         assert!(err.len() <= MAX_DETAIL + '…'.len_utf8(), "{}", err.len());
         assert!(err.ends_with('…'));
     }

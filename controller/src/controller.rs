@@ -33,7 +33,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Action, applier};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
 use seal_api::{ANNOTATION_DIGEST, Keyring, SealedSecret, SealedSecretStatus, UnsealOptions};
 use tokio::sync::{Semaphore, watch};
 
@@ -47,10 +47,8 @@ use crate::events::Recorder;
 use crate::keys::KeyStore;
 use crate::metrics::Metrics;
 
-/// Flux's request for an immediate reconcile.
-pub const FLUX_REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
-/// Argo CD / kstatus instance label copied into `condition_info`.
-const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+pub use crate::cache::FLUX_REQUESTED_AT;
+use crate::cache::INSTANCE_LABEL;
 /// First retry delay.
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 /// Longest retry delay.
@@ -283,9 +281,10 @@ fn key_of(ss: &SealedSecret) -> Key {
 ///
 /// An [`Error`] when the object must be retried (API failures, unseal failures below
 /// `--max-unseal-retries`).
-#[tracing::instrument(skip(cached, ctx), fields(namespace = %cached.ss.namespace().unwrap_or_default(), name = %cached.ss.name_any()))]
+#[tracing::instrument(skip(cached, ctx), fields(namespace = %cached.namespace().unwrap_or_default(), name = %cached.name_any()))]
 pub async fn reconcile(cached: Arc<Cached>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let ss = &cached.ss;
+    let view = cached.view();
+    let ss = &view;
     let key = key_of(ss);
     let (ns, name) = key.clone();
     if ss.metadata.deletion_timestamp.is_some() {
@@ -733,8 +732,8 @@ fn unless_repeated(
 
 /// Retries with exponential backoff, 1 s doubling to 5 min.
 pub fn error_policy(cached: Arc<Cached>, err: &Error, ctx: Arc<Context>) -> Action {
-    let ss = &cached.ss;
-    let n = ctx.failures(&key_of(ss)).max(1);
+    let ss = &*cached;
+    let n = ctx.failures(&key_of_cached(ss)).max(1);
     let delay = backoff(n);
     tracing::debug!(namespace = %ss.namespace().unwrap_or_default(), name = %ss.name_any(), error = %err, ?delay, "requeue");
     Action::requeue(delay)
@@ -750,13 +749,21 @@ pub fn backoff(n: u32) -> Duration {
 // Watches and triggers
 
 /// (generation, requestedAt, uid): what makes a SealedSecret event a trigger.
-type Fingerprint = (Option<i64>, Option<String>, Option<String>);
+type Fingerprint<'a> = (Option<i64>, Option<&'a String>, Option<&'a String>);
+
+fn fingerprint(c: &Cached) -> Fingerprint<'_> {
+    (
+        c.meta().generation,
+        c.meta()
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(FLUX_REQUESTED_AT)),
+        c.meta().uid.as_ref(),
+    )
+}
 
 enum Input {
-    Sealed(
-        usize,
-        Box<Result<watcher::Event<DynamicObject>, watcher::Error>>,
-    ),
+    Sealed(usize, Box<Result<watcher::Event<Cached>, watcher::Error>>),
     Secret(
         usize,
         Box<Result<watcher::Event<PartialObjectMeta<Secret>>, watcher::Error>>,
@@ -792,8 +799,6 @@ struct Driver {
     writer: reflector::store::Writer<Cached>,
     reader: Store<Cached>,
     triggers: futures::channel::mpsc::UnboundedSender<ObjectRef<Cached>>,
-    /// (generation, requestedAt, uid) last seen per SealedSecret.
-    seen: HashMap<ObjectRef<Cached>, Fingerprint>,
     ss_relist: Vec<Option<HashSet<ObjectRef<Cached>>>>,
     ss_synced: Vec<bool>,
     sec_relist: Vec<Option<HashMap<Key, SecretMeta>>>,
@@ -811,64 +816,57 @@ impl Driver {
         }
     }
 
-    fn on_sealed(&mut self, src: usize, ev: watcher::Event<DynamicObject>) {
+    fn on_sealed(&mut self, src: usize, ev: watcher::Event<Cached>) {
         match ev {
             watcher::Event::Init => self.ss_relist[src] = Some(HashSet::new()),
             watcher::Event::InitApply(obj) | watcher::Event::Apply(obj) => {
-                let obj = Cached::from_dynamic(obj);
                 if let Err(detail) = &obj.spec {
-                    tracing::debug!(namespace = %obj.ss.namespace().unwrap_or_default(), name = %obj.ss.name_any(), error = %detail, "unreadable SealedSecret");
+                    tracing::debug!(namespace = %obj.namespace().unwrap_or_default(), name = %obj.name_any(), error = %detail, "unreadable SealedSecret");
                 }
                 let r = ObjectRef::from_obj(&obj);
                 if let Some(set) = self.ss_relist[src].as_mut() {
                     set.insert(r.clone());
                 }
-                let fp = (
-                    obj.ss.metadata.generation,
-                    obj.annotations().get(FLUX_REQUESTED_AT).cloned(),
-                    obj.uid(),
-                );
-                let prev = self.seen.insert(r.clone(), fp.clone());
-                self.forget_written_status(&obj.ss);
-                self.writer.apply_watcher_event(&watcher::Event::Apply(obj));
-                match prev {
-                    Some(p) if p == fp => {}
-                    Some(p) if p.1 != fp.1 && p.0 == fp.0 && p.2 == fp.2 => {
-                        self.ctx.state().forced.insert(key_of_ref(&r));
-                        self.trigger(r);
+                // What changed since the cached copy decides whether this is a trigger.
+                let (same, forced) = match self.reader.get(&r) {
+                    Some(prev) => {
+                        let (p, n) = (fingerprint(&prev), fingerprint(&obj));
+                        (p == n, p.1 != n.1 && p.0 == n.0 && p.2 == n.2)
                     }
-                    _ => self.trigger(r),
+                    None => (false, false),
+                };
+                self.forget_written_status(&obj);
+                self.writer.apply_watcher_event(&watcher::Event::Apply(obj));
+                if forced {
+                    self.ctx.state().forced.insert(key_of_ref(&r));
+                }
+                if !same {
+                    self.trigger(r);
                 }
             }
             watcher::Event::Delete(obj) => {
-                let obj = Cached::from_dynamic(obj);
-                let r = ObjectRef::from_obj(&obj);
-                self.seen.remove(&r);
                 self.writer
                     .apply_watcher_event(&watcher::Event::Delete(obj.clone()));
-                self.on_deleted(&obj.ss);
+                self.on_deleted(&obj);
             }
             watcher::Event::InitDone => {
                 let listed = self.ss_relist[src].take().unwrap_or_default();
-                let stale: Vec<ObjectRef<Cached>> = self
-                    .seen
-                    .keys()
-                    .filter(|r| {
+                let stale: Vec<Arc<Cached>> = self
+                    .reader
+                    .state()
+                    .into_iter()
+                    .filter(|c| {
                         in_scope(
                             &self.namespaces,
                             src,
-                            r.namespace.as_deref().unwrap_or_default(),
-                        ) && !listed.contains(r)
+                            c.meta().namespace.as_deref().unwrap_or_default(),
+                        ) && !listed.contains(&ObjectRef::from_obj(&**c))
                     })
-                    .cloned()
                     .collect();
-                for r in stale {
-                    self.seen.remove(&r);
-                    if let Some(obj) = self.reader.get(&r) {
-                        self.writer
-                            .apply_watcher_event(&watcher::Event::Delete((*obj).clone()));
-                        self.on_deleted(&obj.ss);
-                    }
+                for obj in stale {
+                    self.writer
+                        .apply_watcher_event(&watcher::Event::Delete((*obj).clone()));
+                    self.on_deleted(&obj);
                 }
                 self.ss_synced[src] = true;
                 self.check_ready();
@@ -878,15 +876,15 @@ impl Driver {
 
     /// Once the watch delivers the status we wrote (or a newer one, or another object), our
     /// copy of it is no longer needed: keeps `State::statuses` to writes in flight.
-    fn forget_written_status(&self, ss: &SealedSecret) {
-        let key = key_of(ss);
+    fn forget_written_status(&self, ss: &Cached) {
+        let key = key_of_cached(ss);
         let mut st = self.ctx.state();
         let Some(w) = st.statuses.get(&key) else {
             return;
         };
         let number = |rv: Option<&str>| rv.and_then(|r| r.parse::<u64>().ok());
         let caught_up = match (
-            number(ss.metadata.resource_version.as_deref()),
+            number(ss.meta().resource_version.as_deref()),
             number(w.resource_version.as_deref()),
         ) {
             (Some(seen), Some(wrote)) => seen >= wrote,
@@ -897,8 +895,8 @@ impl Driver {
         }
     }
 
-    fn on_deleted(&self, ss: &SealedSecret) {
-        let (ns, name) = key_of(ss);
+    fn on_deleted(&self, ss: &Cached) {
+        let (ns, name) = key_of_cached(ss);
         self.ctx.metrics.remove_conditions(&ns, &name);
         {
             let mut st = self.ctx.state();
@@ -947,22 +945,24 @@ impl Driver {
                 self.secret_deleted(&meta);
             }
             watcher::Event::InitDone => {
-                let listed = self.sec_relist[src].take().unwrap_or_default();
+                // The listing is the truth for this source's namespaces: it becomes the map
+                // (with other sources' entries moved over), rather than being merged into a
+                // second copy.
+                let mut listed = self.sec_relist[src].take().unwrap_or_default();
                 let gone: Vec<Key> = {
                     let mut st = self.ctx.state();
-                    let gone: Vec<Key> = st
-                        .secrets
-                        .keys()
-                        .filter(|k| {
-                            in_scope(&self.namespaces, src, &k.0) && !listed.contains_key(*k)
-                        })
-                        .cloned()
-                        .collect();
+                    let mut gone = Vec::new();
+                    for (k, m) in std::mem::take(&mut st.secrets) {
+                        if !in_scope(&self.namespaces, src, &k.0) {
+                            listed.insert(k, m);
+                        } else if !listed.contains_key(&k) {
+                            gone.push(k);
+                        }
+                    }
                     for k in &gone {
-                        st.secrets.remove(k);
                         st.verified.remove(k);
                     }
-                    st.secrets.extend(listed);
+                    st.secrets = listed;
                     gone
                 };
                 if self.ready {
@@ -988,10 +988,10 @@ impl Driver {
         let Some(cached) = self.reader.get(&r) else {
             return;
         };
-        let ss = &cached.ss;
         if self.ctx.state().verified.get(&key) == meta.resource_version.as_ref() {
             return;
         }
+        let ss = &cached.view();
         let uid = ss.uid().unwrap_or_default();
         let heal = match decide::ownership(meta, &uid) {
             Ownership::Owned | Ownership::Managed => self.ctx.cfg.self_heal,
@@ -1012,7 +1012,7 @@ impl Driver {
         let Some(cached) = self.reader.get(&r) else {
             return;
         };
-        let ss = &cached.ss;
+        let ss = &cached.view();
         let uid = ss.uid().unwrap_or_default();
         let managed = meta
             .annotations
@@ -1040,6 +1040,10 @@ impl Driver {
             self.trigger(ObjectRef::from_obj(&*c));
         }
     }
+}
+
+fn key_of_cached(c: &Cached) -> Key {
+    (c.namespace().unwrap_or_default(), c.name_any())
 }
 
 fn key_of_ref(r: &ObjectRef<Cached>) -> Key {
@@ -1165,17 +1169,17 @@ pub async fn run(
         wc = wc.labels(&cfg.label_selector);
     }
     let mut inputs: SelectAll<BoxStream<'static, Input>> = SelectAll::new();
-    // Untyped, so one unreadable object does not fail the list for all (see `cache`).
-    let ar = Cached::api_resource();
-    let (ss_apis, sec_apis): (Vec<Api<DynamicObject>>, Vec<Api<PartialObjectMeta<Secret>>>) =
+    // Read straight into cache entries: one unreadable object does not fail the list for all,
+    // and no page holds whole objects (see `cache`).
+    let (ss_apis, sec_apis): (Vec<Api<Cached>>, Vec<Api<PartialObjectMeta<Secret>>>) =
         match &namespaces {
             None => (
-                vec![Api::all_with(ctx.client.clone(), &ar)],
+                vec![Api::all(ctx.client.clone())],
                 vec![Api::all(ctx.client.clone())],
             ),
             Some(list) => (
                 list.iter()
-                    .map(|n| Api::namespaced_with(ctx.client.clone(), n, &ar))
+                    .map(|n| Api::namespaced(ctx.client.clone(), n))
                     .collect(),
                 list.iter()
                     .map(|n| Api::namespaced(ctx.client.clone(), n))
@@ -1221,7 +1225,6 @@ pub async fn run(
         writer,
         reader: reader.clone(),
         triggers: tx,
-        seen: HashMap::new(),
         ss_relist: vec![None; n],
         ss_synced: vec![false; n],
         sec_relist: vec![None; n],
