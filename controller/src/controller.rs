@@ -40,8 +40,8 @@ use tokio::sync::{Semaphore, watch};
 use crate::cache::Cached;
 use crate::config::Config;
 use crate::decide::{
-    self, Digest, DigestKey, EventSpec, Failure, Outcome, Ownership, Plan, ReadyReason, SpecHash,
-    content_mac, spec_mac,
+    self, Digest, DigestKey, EventSpec, Failure, Outcome, Ownership, Plan, SpecHash, content_mac,
+    spec_mac,
 };
 use crate::events::Recorder;
 use crate::keys::KeyStore;
@@ -302,6 +302,10 @@ pub async fn reconcile(cached: Arc<Cached>, ctx: Arc<Context>) -> Result<Action,
     let forced = ctx.state().forced.remove(&key);
     if !forced && fast_path(&ctx, ss, &spec_hash, &keyring) {
         tracing::trace!("in sync");
+        // After a restart the metric is still there for every object, as upstream has it.
+        let instance = ss.labels().get(INSTANCE_LABEL).map_or("", String::as_str);
+        ctx.metrics
+            .set_condition(&ns, &name, decide::SYNCED, instance, 1);
         return Ok(Action::await_change());
     }
     ctx.metrics.unseal_request();
@@ -695,15 +699,14 @@ async fn finish(
         ctx.recorder.publish(ss, &event).await;
     }
     let instance = ss.labels().get(INSTANCE_LABEL).cloned().unwrap_or_default();
-    let (synced, ready_reason) = match &outcome {
-        Outcome::Synced => (1, ReadyReason::Unsealed),
-        Outcome::Failed(f) => (-1, f.reason),
+    let synced = match &outcome {
+        Outcome::Synced => 1,
+        Outcome::Failed(_) => -1,
     };
-    let _ = ready_reason;
+    // Synced only, as upstream: Ready mirrors it, and a second series per object doubles the
+    // metric's memory and scrape size.
     ctx.metrics
         .set_condition(&ns, &name, decide::SYNCED, &instance, synced);
-    ctx.metrics
-        .set_condition(&ns, &name, decide::READY, &instance, synced);
     Ok(Action::await_change())
 }
 

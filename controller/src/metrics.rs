@@ -81,7 +81,9 @@ pub struct Metrics {
     unseal_duration: Histogram,
     client_rate_limiter_wait: Histogram,
     /// `(namespace, name)` → the condition label sets set for it, so they can be dropped.
-    condition_sets: Mutex<HashMap<(String, String), Vec<ConditionLabels>>>,
+    condition_sets: Mutex<HashMap<(String, String), Vec<(String, String)>>>,
+    /// Length of the last rendering, to size the next one without regrowing.
+    last_render: std::sync::atomic::AtomicUsize,
     /// Key ID → ordering time (NotBefore) of the keys that opened something.
     keys_in_use: Mutex<BTreeMap<String, SystemTime>>,
 }
@@ -179,6 +181,7 @@ impl Metrics {
             unseal_duration,
             client_rate_limiter_wait,
             condition_sets: Mutex::new(HashMap::new()),
+            last_render: std::sync::atomic::AtomicUsize::new(0),
             keys_in_use: Mutex::new(BTreeMap::new()),
         }
     }
@@ -209,29 +212,27 @@ impl Metrics {
         instance: &str,
         value: i64,
     ) {
-        let labels = ConditionLabels {
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-            condition: condition.to_owned(),
-            ss_app_kubernetes_io_instance: instance.to_owned(),
-        };
+        let labels = condition_labels(namespace, name, condition, instance);
         let mut sets = self
             .condition_sets
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        // (condition, instance) per object: enough to find its series again, at a fraction of
+        // the labels' size.
         let known = sets
             .entry((namespace.to_owned(), name.to_owned()))
             .or_default();
         // The same condition under another instance label replaces the old series.
-        known.retain(|l| {
-            let stale = l.condition == labels.condition && *l != labels;
+        known.retain(|(c, i)| {
+            let stale = *c == labels.condition && *i != labels.ss_app_kubernetes_io_instance;
             if stale {
-                self.conditions.remove(l);
+                self.conditions
+                    .remove(&condition_labels(namespace, name, c, i));
             }
             !stale
         });
-        if !known.contains(&labels) {
-            known.push(labels.clone());
+        if !known.iter().any(|(c, _)| *c == labels.condition) {
+            known.push((condition.to_owned(), instance.to_owned()));
         }
         self.conditions.get_or_create(&labels).set(value);
     }
@@ -243,8 +244,9 @@ impl Metrics {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(known) = sets.remove(&(namespace.to_owned(), name.to_owned())) {
-            for l in &known {
-                self.conditions.remove(l);
+            for (c, i) in &known {
+                self.conditions
+                    .remove(&condition_labels(namespace, name, c, i));
             }
         }
     }
@@ -316,12 +318,31 @@ impl Metrics {
 
     /// All metrics in the OpenMetrics text format (serve with [`CONTENT_TYPE`]).
     pub fn render(&self) -> String {
+        use std::sync::atomic::Ordering;
         self.update_oldest_key_age();
-        let mut out = String::new();
+        // One series per SealedSecret: sized from the last rendering, a scrape allocates once
+        // instead of doubling its way up (three copies at the last step).
+        let last = self.last_render.load(Ordering::Relaxed);
+        let mut out = String::with_capacity(last + last / 8 + 4096);
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
             tracing::error!(error = %e, "cannot encode the metrics");
         }
+        self.last_render.store(out.len(), Ordering::Relaxed);
         out
+    }
+}
+
+fn condition_labels(
+    namespace: &str,
+    name: &str,
+    condition: &str,
+    instance: &str,
+) -> ConditionLabels {
+    ConditionLabels {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        condition: condition.to_owned(),
+        ss_app_kubernetes_io_instance: instance.to_owned(),
     }
 }
 

@@ -539,3 +539,91 @@ async fn two_replicas_elect_one_leader_and_fail_over() {
     assert!(now_holder.is_some());
     drop(b);
 }
+
+/// The SealedSecret's status as raw JSON: a typed GET would fail on the unreadable object.
+async fn raw_status(client: &Client, ns: &str, name: &str) -> Option<Value> {
+    let ar = kube::api::ApiResource::erase::<SealedSecret>(&());
+    let api: Api<kube::api::DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
+    let obj = api.get(name).await.ok()?;
+    obj.data.get("status").cloned()
+}
+
+async fn failed_with(client: &Client, ns: &str, name: &str) -> Value {
+    eventually(&format!("{ns}/{name} Synced=False, Stalled"), 60, || {
+        let (client, ns, name) = (client.clone(), ns.to_owned(), name.to_owned());
+        async move {
+            let st = raw_status(&client, &ns, &name).await?;
+            let conds = st["conditions"].as_array()?.clone();
+            let failed = conds[0]["type"] == "Synced" && conds[0]["status"] == "False";
+            let stalled = conds
+                .iter()
+                .any(|c| c["type"] == "Stalled" && c["status"] == "True");
+            (failed && stalled).then_some(st)
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: set SEAL_E2E_KUBECONFIG"]
+async fn an_unreadable_object_and_a_refused_secret_stall_alone_while_others_unseal() {
+    let client = client().await;
+    apply_crd(&client).await;
+    let ctl_ns = TestNs::new(&client, "seal-e2e-bad").await;
+    let app = TestNs::new(&client, "seal-e2e-badapps").await;
+    let keys: Api<Secret> = Api::namespaced(client.clone(), &ctl_ns.name);
+    keys.create(
+        &PostParams::default(),
+        &key_secret(&ctl_ns.name, "sealed-secrets-keyfixed", "rsa2048"),
+    )
+    .await
+    .expect("key");
+    let cert = testdata("keys/rsa2048.crt");
+
+    // Accepted by the CRD (template.metadata preserves unknown fields), unreadable as a
+    // SealedSecret: labels must be strings. Created untyped, as kubectl would.
+    let mut bad = seal_with(&cert, &app.name, "bad", "x");
+    bad["metadata"]["namespace"] = json!(app.name);
+    bad["spec"]["template"]["metadata"] = json!({"labels": {"tier": 7}});
+    let ar = kube::api::ApiResource::erase::<SealedSecret>(&());
+    let dynamic: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(client.clone(), &app.name, &ar);
+    dynamic
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(bad).expect("object"),
+        )
+        .await
+        .expect("the API server accepts it");
+    // Readable, but the Secret it describes is invalid: a label value may not start with '-'.
+    let mut refused = seal_with(&cert, &app.name, "refused", "y");
+    refused["spec"]["template"]["metadata"] = json!({"labels": {"tier": "-x"}});
+    apply_ss(&client, &app.name, refused).await;
+    apply_ss(&client, &app.name, seal_with(&cert, &app.name, "good", "z")).await;
+
+    let _ctl = Controller::start(&ctl_ns.name, &["--key-renew-period=0"]);
+    synced(&client, &app.name, "good").await;
+    assert_eq!(
+        item(
+            &get_secret(&client, &app.name, "good")
+                .await
+                .expect("Secret"),
+            "value"
+        ),
+        b"z"
+    );
+    let st = failed_with(&client, &app.name, "bad").await;
+    let msg = st["conditions"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.starts_with("invalid SealedSecret: spec.template.metadata.labels.tier"),
+        "{msg}"
+    );
+    let st = failed_with(&client, &app.name, "refused").await;
+    let ready = st["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Ready").cloned())
+        .expect("Ready");
+    assert_eq!(ready["reason"], "UpdateFailed");
+    assert!(get_secret(&client, &app.name, "bad").await.is_none());
+    assert!(get_secret(&client, &app.name, "refused").await.is_none());
+}

@@ -482,6 +482,14 @@ async fn a_restart_with_everything_synced_decrypts_nothing_and_writes_nothing() 
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
+    // condition_info is still exported for every object, as after an upstream restart.
+    let metrics = second.metrics.render();
+    for n in ["a", "b", "c"] {
+        let series = format!(
+            "sealed_secrets_controller_condition_info{{namespace=\"{NS}\",name=\"{n}\",condition=\"Synced\",ss_app_kubernetes_io_instance=\"\"}} 1"
+        );
+        assert!(metrics.contains(&series), "{n}: {metrics}");
+    }
     let gets = api
         .requests()
         .into_iter()
