@@ -81,7 +81,7 @@ pub struct Metrics {
     unseal_duration: Histogram,
     client_rate_limiter_wait: Histogram,
     /// `(namespace, name)` → the condition label sets set for it, so they can be dropped.
-    condition_sets: Mutex<HashMap<(String, String), Vec<(String, String)>>>,
+    condition_sets: Mutex<HashMap<(String, String), Vec<ConditionKey>>>,
     /// Length of the last rendering, to size the next one without regrowing.
     last_render: std::sync::atomic::AtomicUsize,
     /// Key ID → ordering time (NotBefore) of the keys that opened something.
@@ -331,6 +331,9 @@ impl Metrics {
         out
     }
 }
+
+/// (condition, instance label) of one `condition_info` series of an object.
+type ConditionKey = (String, String);
 
 fn condition_labels(
     namespace: &str,
