@@ -1106,6 +1106,9 @@ async fn delete_secret(ctx: &Context, ns: &str, name: &str, ss_uid: &str) {
     }
 }
 
+/// The type of the Secrets Helm keeps its releases in.
+const HELM_RELEASE_TYPE: &str = "helm.sh/release.v1";
+
 /// Before the first reconcile: lists the Secrets (full, paginated, not kept) once and
 /// remembers the resourceVersion of each whose content still matches its own digest, so a
 /// restart neither decrypts nor GETs synced objects, yet still notices Secrets edited while no
@@ -1121,7 +1124,11 @@ pub async fn prime(ctx: &Context, namespaces: &Option<Vec<String>>) {
     };
     let mut verified = 0usize;
     for api in apis {
-        let mut lp = kube::api::ListParams::default().limit(500);
+        // Helm keeps each release (gzipped manifests, up to 1 MiB) in a Secret of this type;
+        // never one of ours, and 500 of them would be a page of hundreds of MiB.
+        let mut lp = kube::api::ListParams::default()
+            .limit(500)
+            .fields(&format!("type!={HELM_RELEASE_TYPE}"));
         if !ctx.cfg.label_selector.is_empty() {
             lp = lp.labels(&ctx.cfg.label_selector);
         }

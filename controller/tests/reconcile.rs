@@ -482,6 +482,19 @@ async fn a_restart_with_everything_synced_decrypts_nothing_and_writes_nothing() 
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
+    // The one full list of Secrets leaves Helm's release Secrets out.
+    let full_lists: Vec<_> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == Method::GET && r.path.ends_with("/secrets") && !r.is_watch())
+        .filter(|r| !r.query.contains("metadata") && r.query.contains("fieldSelector"))
+        .collect();
+    assert!(
+        full_lists
+            .iter()
+            .any(|r| r.query.contains("type%21%3Dhelm.sh%2Frelease.v1")),
+        "{full_lists:?}"
+    );
     // condition_info is still exported for every object, as after an upstream restart.
     let metrics = second.metrics.render();
     for n in ["a", "b", "c"] {
