@@ -1205,9 +1205,12 @@ pub async fn run(
                 .boxed(),
         );
     }
+    // Metadata-only Secrets are small (a few hundred bytes): larger pages cut the list requests
+    // that count against --kubeclient-qps at startup (60k Secrets: 30 instead of 120).
+    let sec_wc = wc.clone().page_size(2000);
     for (i, api) in sec_apis.into_iter().enumerate() {
         inputs.push(
-            watcher(api, wc.clone())
+            watcher(api, sec_wc.clone())
                 .default_backoff()
                 .map(move |e| Input::Secret(i, Box::new(e)))
                 .boxed(),
