@@ -38,6 +38,7 @@ fuzz_target!(|data: &[u8]| {
             accept_deprecated_v1_data: true,
             preferred_keys: Vec::new(),
             diagnose_scope: true,
+            max_rsa_attempts: None,
         };
         let _ = seal_api::unseal(ss, keyring(), &opts);
     }
