@@ -61,9 +61,24 @@ pub fn read_documents(input: &[u8]) -> Result<Vec<Value>> {
             text,
             serde_saphyr::options! { strict_booleans: true, with_snippet: false },
         )
-        .map_err(|e| Error::manifest(format!("invalid YAML: {}", one_line(&e.to_string()))))?,
+        .map_err(|e| Error::manifest(format!("invalid YAML: {}", yaml_message(&e.to_string()))))?,
     };
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// One line, with the place first: `line L column C: what` (as with snippets, and as the
+/// plugin's messages pin it) rather than the snippet-less `what at line L, column C`.
+fn yaml_message(s: &str) -> String {
+    let msg = one_line(s);
+    if let Some((what, place)) = msg.rsplit_once(" at line ") {
+        if let Some((line, column)) = place.split_once(", column ") {
+            let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+            if digits(line) && digits(column) {
+                return format!("line {line} column {column}: {what}");
+            }
+        }
+    }
+    msg
 }
 
 fn one_line(s: &str) -> String {
