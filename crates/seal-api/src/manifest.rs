@@ -70,13 +70,13 @@ pub fn read_documents(input: &[u8]) -> Result<Vec<Value>> {
 /// plugin's messages pin it) rather than the snippet-less `what at line L, column C`.
 fn yaml_message(s: &str) -> String {
     let msg = one_line(s);
-    if let Some((what, place)) = msg.rsplit_once(" at line ") {
-        if let Some((line, column)) = place.split_once(", column ") {
-            let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-            if digits(line) && digits(column) {
-                return format!("line {line} column {column}: {what}");
-            }
-        }
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if let Some((what, place)) = msg.rsplit_once(" at line ")
+        && let Some((line, column)) = place.split_once(", column ")
+        && digits(line)
+        && digits(column)
+    {
+        return format!("line {line} column {column}: {what}");
     }
     msg
 }
