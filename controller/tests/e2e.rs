@@ -210,6 +210,25 @@ fn key_secret(ns: &str, name: &str, stem: &str) -> Secret {
     .expect("key Secret")
 }
 
+/// A client, the CRD, a controller namespace holding the upstream-style key Secret `key` (from
+/// `testdata/keys/<stem>`), and an application namespace.
+async fn with_key(
+    ctl_prefix: &str,
+    app_prefix: &str,
+    key: &str,
+    stem: &str,
+) -> (Client, TestNs, TestNs) {
+    let client = client().await;
+    apply_crd(&client).await;
+    let ctl_ns = TestNs::new(&client, ctl_prefix).await;
+    let app_ns = TestNs::new(&client, app_prefix).await;
+    let keys: Api<Secret> = Api::namespaced(client.clone(), &ctl_ns.name);
+    keys.create(&PostParams::default(), &key_secret(&ctl_ns.name, key, stem))
+        .await
+        .expect("create the key Secret");
+    (client, ctl_ns, app_ns)
+}
+
 async fn apply_ss(client: &Client, ns: &str, mut v: Value) -> SealedSecret {
     v["metadata"]["namespace"] = json!(ns);
     let ss: SealedSecret = serde_json::from_value(v).expect("SealedSecret");
@@ -316,17 +335,13 @@ async fn http_get_ok(url: String) -> Option<String> {
 #[tokio::test]
 #[ignore = "needs a cluster: set SEAL_E2E_KUBECONFIG"]
 async fn an_upstream_key_is_adopted_and_fixtures_of_each_scope_unseal() {
-    let client = client().await;
-    apply_crd(&client).await;
-    let ctl_ns = TestNs::new(&client, "seal-e2e-adopt").await;
-    let app_ns = TestNs::new(&client, "seal-e2e-apps").await;
-    let keys: Api<Secret> = Api::namespaced(client.clone(), &ctl_ns.name);
-    keys.create(
-        &PostParams::default(),
-        &key_secret(&ctl_ns.name, "sealed-secrets-keyfixed", "rsa4096"),
+    let (client, ctl_ns, app_ns) = with_key(
+        "seal-e2e-adopt",
+        "seal-e2e-apps",
+        "sealed-secrets-keyfixed",
+        "rsa4096",
     )
-    .await
-    .expect("pre-create the upstream-style key");
+    .await;
     let _ctl = Controller::start(&ctl_ns.name, &["--key-renew-period=0"]);
 
     // Strict binds to default/mysecret; namespace-wide may be renamed; cluster-wide may move.
@@ -363,17 +378,13 @@ async fn an_upstream_key_is_adopted_and_fixtures_of_each_scope_unseal() {
 #[tokio::test]
 #[ignore = "needs a cluster: set SEAL_E2E_KUBECONFIG"]
 async fn renewal_keeps_old_objects_working_and_secrets_are_recreated_but_foreign_ones_untouched() {
-    let client = client().await;
-    apply_crd(&client).await;
-    let ctl_ns = TestNs::new(&client, "seal-e2e-renew").await;
-    let app = TestNs::new(&client, "seal-e2e-renew-apps").await;
-    let keys: Api<Secret> = Api::namespaced(client.clone(), &ctl_ns.name);
-    keys.create(
-        &PostParams::default(),
-        &key_secret(&ctl_ns.name, "sealed-secrets-keyold00", "rsa2048"),
+    let (client, ctl_ns, app) = with_key(
+        "seal-e2e-renew",
+        "seal-e2e-renew-apps",
+        "sealed-secrets-keyold00",
+        "rsa2048",
     )
-    .await
-    .expect("key");
+    .await;
     let ctl = Controller::start(&ctl_ns.name, &["--key-renew-period=0"]);
 
     let old = apply_ss(
@@ -471,17 +482,13 @@ async fn renewal_keeps_old_objects_working_and_secrets_are_recreated_but_foreign
 #[tokio::test]
 #[ignore = "needs a cluster: set SEAL_E2E_KUBECONFIG"]
 async fn two_replicas_elect_one_leader_and_fail_over() {
-    let client = client().await;
-    apply_crd(&client).await;
-    let ctl_ns = TestNs::new(&client, "seal-e2e-ha").await;
-    let app = TestNs::new(&client, "seal-e2e-ha-apps").await;
-    let keys: Api<Secret> = Api::namespaced(client.clone(), &ctl_ns.name);
-    keys.create(
-        &PostParams::default(),
-        &key_secret(&ctl_ns.name, "sealed-secrets-keyha000", "rsa2048"),
+    let (client, ctl_ns, app) = with_key(
+        "seal-e2e-ha",
+        "seal-e2e-ha-apps",
+        "sealed-secrets-keyha000",
+        "rsa2048",
     )
-    .await
-    .expect("key");
+    .await;
     let mut a = Some(Controller::start(
         &ctl_ns.name,
         &["--leader-elect", "--key-renew-period=0"],
@@ -567,17 +574,13 @@ async fn failed_with(client: &Client, ns: &str, name: &str) -> Value {
 #[tokio::test]
 #[ignore = "needs a cluster: set SEAL_E2E_KUBECONFIG"]
 async fn an_unreadable_object_and_a_refused_secret_stall_alone_while_others_unseal() {
-    let client = client().await;
-    apply_crd(&client).await;
-    let ctl_ns = TestNs::new(&client, "seal-e2e-bad").await;
-    let app = TestNs::new(&client, "seal-e2e-badapps").await;
-    let keys: Api<Secret> = Api::namespaced(client.clone(), &ctl_ns.name);
-    keys.create(
-        &PostParams::default(),
-        &key_secret(&ctl_ns.name, "sealed-secrets-keyfixed", "rsa2048"),
+    let (client, ctl_ns, app) = with_key(
+        "seal-e2e-bad",
+        "seal-e2e-badapps",
+        "sealed-secrets-keyfixed",
+        "rsa2048",
     )
-    .await
-    .expect("key");
+    .await;
     let cert = testdata("keys/rsa2048.crt");
 
     // Accepted by the CRD (template.metadata preserves unknown fields), unreadable as a
