@@ -7,7 +7,7 @@
 //! - Large objects, namespace and label scoping, Flux's `requestedAt`, `--update-status=false`.
 //! - No plaintext in logs, events or status.
 //!
-//! Setup helpers are copied from `reconcile.rs` (small, and each test binary links alone).
+//! Fixtures shared with `reconcile.rs` live in `common/`.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,12 +20,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use clap::Parser;
 use http::Method;
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube_double::{ApiDouble, Fault};
-use seal_api::crypto::Certificate;
-use seal_api::{SealOptions, seal_secret};
 use seal_controller::Readiness;
 use seal_controller::config::Config;
 use seal_controller::controller::{self, Context};
@@ -38,46 +34,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 mod common;
-use common::{key_secret, testdata};
+use common::*;
 
-const NS: &str = "apps";
-const SS: &str = "bitnami.com/v1alpha1";
 const LEASES: &str = "coordination.k8s.io/v1";
-
-fn cert(stem: &str) -> Certificate {
-    Certificate::from_pem(testdata(&format!("keys/{stem}.crt")).as_bytes()).expect("fixture cert")
-}
-
-/// A SealedSecret in `ns` for `items`, sealed (strict scope) with the certificate `cert_stem`.
-fn sealed_in(ns: &str, name: &str, items: &[(&str, &[u8])], cert_stem: &str) -> Value {
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some(name.to_owned()),
-            namespace: Some(ns.to_owned()),
-            labels: Some([("tier".to_owned(), "backend".to_owned())].into()),
-            ..ObjectMeta::default()
-        },
-        data: Some(
-            items
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), ByteString(v.to_vec())))
-                .collect(),
-        ),
-        ..Secret::default()
-    };
-    let ss = seal_secret(
-        &secret,
-        cert(cert_stem).public_key(),
-        &SealOptions::default(),
-    )
-    .expect("seal");
-    serde_json::to_value(ss).expect("serialize")
-}
-
-fn sealed(name: &str, items: &[(&str, &str)], cert_stem: &str) -> Value {
-    let items: Vec<(&str, &[u8])> = items.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
-    sealed_in(NS, name, &items, cert_stem)
-}
 
 /// Replaces the spec of SealedSecret `name` (a `spec` change: the generation moves).
 fn set_spec(api: &ApiDouble, name: &str, new: &Value) {
@@ -362,85 +321,15 @@ async fn start(api: &ApiDouble, flags: &[&str]) -> Running {
     start_with(api.client(), flags).await
 }
 
-async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
+/// How long the waits of these tests allow.
+const WAIT: Duration = Duration::from_secs(20);
 
-async fn double_with_key() -> ApiDouble {
-    let api = ApiDouble::start().await;
-    api.insert(key_secret("sealed-secrets-keyaaaaa", "rsa2048"));
-    api
-}
-
-fn secret_in(api: &ApiDouble, ns: &str, name: &str) -> Option<Value> {
-    api.get("v1", "Secret", Some(ns), name)
-}
-
-fn secret(api: &ApiDouble, name: &str) -> Option<Value> {
-    secret_in(api, NS, name)
-}
-
-fn ss_in(api: &ApiDouble, ns: &str, name: &str) -> Value {
-    api.get(SS, "SealedSecret", Some(ns), name)
-        .expect("SealedSecret exists")
-}
-
-fn ss(api: &ApiDouble, name: &str) -> Value {
-    ss_in(api, NS, name)
-}
-
-fn condition(ss: &Value, type_: &str) -> Option<Value> {
-    ss["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)
-        .cloned()
-}
-
-fn synced_status(ss: &Value) -> Option<String> {
-    let c = &ss["status"]["conditions"][0];
-    (c["type"] == "Synced").then(|| c["status"].as_str().unwrap_or_default().to_owned())
-}
-
-fn events_in(api: &ApiDouble, ns: &str, name: &str) -> Vec<(String, String, String)> {
-    api.list("v1", "Event", Some(ns))
-        .into_iter()
-        .filter(|e| e["involvedObject"]["name"] == name)
-        .map(|e| {
-            (
-                e["type"].as_str().unwrap_or_default().to_owned(),
-                e["reason"].as_str().unwrap_or_default().to_owned(),
-                e["message"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn events(api: &ApiDouble, name: &str) -> Vec<(String, String, String)> {
-    events_in(api, NS, name)
-}
-
-fn data_item(secret: &Value, item: &str) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(secret["data"][item].as_str().unwrap_or_default())
-        .expect("base64 data")
+async fn eventually<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    common::eventually(what, WAIT, f).await
 }
 
 async fn wait_synced_in(api: &ApiDouble, ns: &str, name: &str, status: &str) -> Value {
-    eventually(&format!("{ns}/{name} Synced={status}"), || {
-        let s = ss_in(api, ns, name);
-        (synced_status(&s).as_deref() == Some(status)).then_some(s)
-    })
-    .await
+    common::wait_synced_in(api, ns, name, status, WAIT).await
 }
 
 async fn wait_synced(api: &ApiDouble, name: &str, status: &str) -> Value {

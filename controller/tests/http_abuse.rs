@@ -7,7 +7,6 @@
 //! the router in-process with `tower::ServiceExt::oneshot`, as `keys_http.rs` does; the socket
 //! tests run `seal_controller::http::serve` itself on a free 127.0.0.1 port.
 
-use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -17,11 +16,7 @@ use axum::Router;
 use axum::body::Body;
 use clap::Parser as _;
 use http::{Request, StatusCode, header};
-use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use seal_api::crypto::Certificate;
-use seal_api::{KEY_ACTIVE, LABEL_SEALED_SECRETS_KEY};
 use seal_controller::Readiness;
 use seal_controller::config::{Config, KeyOrder};
 use seal_controller::http::{
@@ -33,12 +28,8 @@ use serde_json::{Value, json};
 use test_case::test_case;
 use tower::ServiceExt as _;
 
-const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata");
-
-fn read(path: &str) -> Vec<u8> {
-    let path = format!("{TESTDATA}/{path}");
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+mod common;
+use common::{read, typed_key_secret};
 
 /// A store holding the 2048-bit fixture key (fast to decrypt with, even unoptimised).
 fn store() -> KeyStore {
@@ -51,41 +42,12 @@ fn store_of(stems: &[&str]) -> KeyStore {
     for (i, stem) in stems.iter().enumerate() {
         store
             .apply_secret(
-                &key_secret(stem, 1_700_000_000 + i64::try_from(i).expect("few")),
+                &typed_key_secret(stem, 1_700_000_000 + i64::try_from(i).expect("few")),
                 KeyOrder::SecretCreationTimestamp,
             )
             .expect("fixture key loads");
     }
     store
-}
-
-fn key_secret(stem: &str, created: i64) -> Secret {
-    Secret {
-        metadata: ObjectMeta {
-            name: Some(format!("sealed-secrets-key{stem}")),
-            namespace: Some("kube-system".to_owned()),
-            labels: Some(BTreeMap::from([(
-                LABEL_SEALED_SECRETS_KEY.to_owned(),
-                KEY_ACTIVE.to_owned(),
-            )])),
-            creation_timestamp: Some(Time(
-                jiff::Timestamp::from_second(created).expect("valid time"),
-            )),
-            ..ObjectMeta::default()
-        },
-        type_: Some("kubernetes.io/tls".to_owned()),
-        data: Some(BTreeMap::from([
-            (
-                "tls.key".to_owned(),
-                ByteString(read(&format!("keys/{stem}.key"))),
-            ),
-            (
-                "tls.crt".to_owned(),
-                ByteString(read(&format!("keys/{stem}.crt"))),
-            ),
-        ])),
-        ..Secret::default()
-    }
 }
 
 fn state(args: &[&str]) -> HttpState {

@@ -9,13 +9,10 @@ use axum::Router;
 use axum::body::Body;
 use clap::Parser as _;
 use http::{Request, Response, StatusCode, header};
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use seal_api::crypto::Certificate;
 use seal_api::{
-    ANNOTATION_KEY_ID, KEY_ACTIVE, KeyEntry, Keyring, LABEL_SEALED_SECRETS_KEY, SealedSecret,
-    UnsealOptions,
+    ANNOTATION_KEY_ID, KeyEntry, Keyring, LABEL_SEALED_SECRETS_KEY, SealedSecret, UnsealOptions,
 };
 use seal_controller::Readiness;
 use seal_controller::config::{Config, KeyOrder};
@@ -26,48 +23,14 @@ use serde_json::Value;
 use test_case::test_case;
 use tower::ServiceExt as _;
 
-const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata");
-
-fn read(path: &str) -> Vec<u8> {
-    let path = format!("{TESTDATA}/{path}");
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+mod common;
+use common::{read, typed_key_secret};
 
 fn key_id(stem: &str) -> String {
     String::from_utf8(read(&format!("keys/{stem}.keyid")))
         .expect("text")
         .trim()
         .to_owned()
-}
-
-/// A key Secret for the fixture `stem`, created at `created` (seconds since the epoch).
-fn key_secret(stem: &str, created: i64) -> Secret {
-    Secret {
-        metadata: ObjectMeta {
-            name: Some(format!("sealed-secrets-key{stem}")),
-            namespace: Some("kube-system".to_owned()),
-            labels: Some(BTreeMap::from([(
-                LABEL_SEALED_SECRETS_KEY.to_owned(),
-                KEY_ACTIVE.to_owned(),
-            )])),
-            creation_timestamp: Some(Time(
-                jiff::Timestamp::from_second(created).expect("valid time"),
-            )),
-            ..ObjectMeta::default()
-        },
-        type_: Some("kubernetes.io/tls".to_owned()),
-        data: Some(BTreeMap::from([
-            (
-                "tls.key".to_owned(),
-                ByteString(read(&format!("keys/{stem}.key"))),
-            ),
-            (
-                "tls.crt".to_owned(),
-                ByteString(read(&format!("keys/{stem}.crt"))),
-            ),
-        ])),
-        ..Secret::default()
-    }
 }
 
 /// A store whose keys are `stems`, the last one the newest (ranked by creation time: the
@@ -78,7 +41,7 @@ fn store_of(stems: &[&str]) -> KeyStore {
         let created = 1_700_000_000 + i64::try_from(i).expect("few keys") * 1000;
         store
             .apply_secret(
-                &key_secret(stem, created),
+                &typed_key_secret(stem, created),
                 KeyOrder::SecretCreationTimestamp,
             )
             .expect("fixture key loads");
@@ -222,7 +185,7 @@ async fn cert_pem_is_the_newest_certificate_only() {
     app.state
         .keys
         .apply_secret(
-            &key_secret("rsa4096-b", 1_900_000_000),
+            &typed_key_secret("rsa4096-b", 1_900_000_000),
             KeyOrder::SecretCreationTimestamp,
         )
         .expect("loads");
@@ -605,7 +568,7 @@ mod key_manager {
     }
 
     fn secret_json(name: &str, stem: &str, label: Option<&str>, ns: &str) -> Value {
-        let mut s = key_secret(stem, 0);
+        let mut s = typed_key_secret(stem, 0);
         s.metadata.name = Some(name.to_owned());
         s.metadata.namespace = Some(ns.to_owned());
         s.metadata.creation_timestamp = None;

@@ -10,12 +10,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use http::Method;
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube_double::{ApiDouble, Fault};
-use seal_api::crypto::Certificate;
-use seal_api::{ANNOTATION_DIGEST, SealOptions, seal_secret};
+use seal_api::ANNOTATION_DIGEST;
 use seal_controller::Readiness;
 use seal_controller::config::Config;
 use seal_controller::controller::{self, Context};
@@ -26,32 +23,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 mod common;
-use common::{key_secret, testdata};
-
-const NS: &str = "apps";
-
-/// A SealedSecret for `items`, sealed (strict scope) with the certificate `cert_stem`.
-fn sealed(name: &str, items: &[(&str, &str)], cert_stem: &str) -> Value {
-    let cert = Certificate::from_pem(testdata(&format!("keys/{cert_stem}.crt")).as_bytes())
-        .expect("fixture cert");
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some(name.to_owned()),
-            namespace: Some(NS.to_owned()),
-            labels: Some([("tier".to_owned(), "backend".to_owned())].into()),
-            ..ObjectMeta::default()
-        },
-        data: Some(
-            items
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
-                .collect(),
-        ),
-        ..Secret::default()
-    };
-    let ss = seal_secret(&secret, cert.public_key(), &SealOptions::default()).expect("seal");
-    serde_json::to_value(ss).expect("serialize")
-}
+use common::*;
 
 struct Running {
     ctx: Arc<Context>,
@@ -127,74 +99,15 @@ async fn start(api: &ApiDouble, flags: &[&str]) -> Running {
     }
 }
 
-async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
+/// How long the waits of these tests allow.
+const WAIT: Duration = Duration::from_secs(15);
 
-async fn double_with_key() -> ApiDouble {
-    let api = ApiDouble::start().await;
-    api.insert(key_secret("sealed-secrets-keyaaaaa", "rsa2048"));
-    api
-}
-
-fn secret(api: &ApiDouble, name: &str) -> Option<Value> {
-    api.get("v1", "Secret", Some(NS), name)
-}
-
-fn ss(api: &ApiDouble, name: &str) -> Value {
-    api.get("bitnami.com/v1alpha1", "SealedSecret", Some(NS), name)
-        .expect("SealedSecret exists")
-}
-
-fn condition(ss: &Value, type_: &str) -> Option<Value> {
-    ss["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == type_)
-        .cloned()
-}
-
-fn synced_status(ss: &Value) -> Option<String> {
-    let c = &ss["status"]["conditions"][0];
-    (c["type"] == "Synced").then(|| c["status"].as_str().unwrap_or_default().to_owned())
-}
-
-fn events(api: &ApiDouble, name: &str) -> Vec<(String, String, String)> {
-    api.list("v1", "Event", Some(NS))
-        .into_iter()
-        .filter(|e| e["involvedObject"]["name"] == name)
-        .map(|e| {
-            (
-                e["type"].as_str().unwrap_or_default().to_owned(),
-                e["reason"].as_str().unwrap_or_default().to_owned(),
-                e["message"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn data_item(secret: &Value, item: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode(secret["data"][item].as_str().unwrap_or_default())
-        .expect("base64 data")
+async fn eventually<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    common::eventually(what, WAIT, f).await
 }
 
 async fn wait_synced(api: &ApiDouble, name: &str, status: &str) -> Value {
-    eventually(&format!("{name} Synced={status}"), || {
-        let s = ss(api, name);
-        (synced_status(&s).as_deref() == Some(status)).then_some(s)
-    })
-    .await
+    common::wait_synced_in(api, NS, name, status, WAIT).await
 }
 
 #[tokio::test]
