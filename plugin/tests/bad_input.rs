@@ -81,7 +81,7 @@ use std::time::{Duration, Instant};
 
 use seal_api::MAX_INPUT_BYTES;
 
-use crate::fake_api::{FakeApi, Svc};
+use crate::fake_api::FakeApi;
 use crate::{TempDir, cmd, td, testdata};
 
 /// What stderr says after `error: `.
@@ -633,12 +633,7 @@ fn bad_input_fails_on_one_line_and_touches_nothing() {
 
 #[test]
 fn re_encrypt_leaves_the_file_alone_when_the_controller_refuses() {
-    let api = FakeApi::start(vec![Svc::new(
-        "kube-system",
-        "sealed-secrets-controller",
-        &[],
-        &[(None, 8080)],
-    )]);
+    let api = FakeApi::with_default_controller();
     let dir = TempDir::new();
     let f = dir.write(
         "a.json",
@@ -690,16 +685,15 @@ fn unsealed_plaintext_written_with_w_is_private_and_keys_are_never_written() {
     let dir = TempDir::new();
     let out = dir.path("unsealed.json");
     let sealed = std::fs::read(testdata("sealed/opaque.strict.json")).unwrap();
-    let stdout = crate::ok(
-        &[
-            "--recovery-unseal",
-            "--recovery-private-key",
-            &td("keys/rsa4096.key"),
-            "-w",
-            &p(&out),
-        ],
-        &sealed,
-    );
+    let (key, out_path) = (td("keys/rsa4096.key"), p(&out));
+    let unseal = [
+        "--recovery-unseal",
+        "--recovery-private-key",
+        &key,
+        "-w",
+        &out_path,
+    ];
+    let stdout = crate::ok(&unseal, &sealed);
     assert!(stdout.is_empty());
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.contains("\"kind\": \"Secret\""), "{text}");
@@ -710,16 +704,7 @@ fn unsealed_plaintext_written_with_w_is_private_and_keys_are_never_written() {
         assert_eq!(mode, 0o600, "plaintext must not be readable by others");
         // Replacing a file that was readable by others makes it private too.
         std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
-        crate::ok(
-            &[
-                "--recovery-unseal",
-                "--recovery-private-key",
-                &td("keys/rsa4096.key"),
-                "-w",
-                &p(&out),
-            ],
-            &sealed,
-        );
+        crate::ok(&unseal, &sealed);
         let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }

@@ -1075,12 +1075,7 @@ mod controller {
 
     #[test]
     fn the_cert_comes_through_the_service_proxy_of_the_plain_manifest_service() {
-        let api = FakeApi::start(vec![Svc::new(
-            "kube-system",
-            "sealed-secrets-controller",
-            &[],
-            &[(None, 8080)],
-        )]);
+        let api = FakeApi::with_default_controller();
         let out = run_with(&api, &["--fetch-cert"], b"");
         assert!(
             out.status.success(),
@@ -1266,12 +1261,7 @@ mod controller {
 
     #[test]
     fn validate_maps_200_and_409() {
-        let api = FakeApi::start(vec![Svc::new(
-            "kube-system",
-            "sealed-secrets-controller",
-            &[],
-            &[(None, 8080)],
-        )]);
+        let api = FakeApi::with_default_controller();
         let doc = sealed_doc();
         let out = run_with(&api, &["--validate"], &doc);
         assert!(
@@ -1314,12 +1304,7 @@ mod controller {
 
     #[test]
     fn re_encrypt_posts_to_rotate_and_rewrites_the_input_file() {
-        let api = FakeApi::start(vec![Svc::new(
-            "kube-system",
-            "sealed-secrets-controller",
-            &[],
-            &[(None, 8080)],
-        )]);
+        let api = FakeApi::with_default_controller();
         let doc = sealed_doc();
         let out = run_with(&api, &["--re-encrypt"], &doc);
         assert!(
@@ -1351,12 +1336,7 @@ mod controller {
 
     #[test]
     fn reencrypt_subcommand_skips_files_already_on_the_newest_key() {
-        let api = FakeApi::start(vec![Svc::new(
-            "kube-system",
-            "sealed-secrets-controller",
-            &[],
-            &[(None, 8080)],
-        )]);
+        let api = FakeApi::with_default_controller();
         let dir = TempDir::new();
         let current = dir.write("cur.json", sealed_doc());
         let before = std::fs::read(&current).unwrap();
@@ -1388,12 +1368,7 @@ mod controller {
 
     #[test]
     fn a_slow_server_times_out() {
-        let api = FakeApi::start(vec![Svc::new(
-            "kube-system",
-            "sealed-secrets-controller",
-            &[],
-            &[(None, 8080)],
-        )]);
+        let api = FakeApi::with_default_controller();
         api.set_delay(std::time::Duration::from_secs(5));
         let started = std::time::Instant::now();
         let out = run_with(&api, &["--fetch-cert", "--request-timeout", "1s"], b"");

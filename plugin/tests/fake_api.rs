@@ -286,6 +286,17 @@ async fn handle(
 }
 
 impl FakeApi {
+    /// The controller where upstream's manifests put it: Service
+    /// `kube-system/sealed-secrets-controller`, unnamed port 8080.
+    pub fn with_default_controller() -> Self {
+        Self::start(vec![Svc::new(
+            "kube-system",
+            "sealed-secrets-controller",
+            &[],
+            &[(None, 8080)],
+        )])
+    }
+
     pub fn start(services: Vec<Svc>) -> Self {
         let state = Arc::new(Mutex::new(State {
             services,
