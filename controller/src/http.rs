@@ -16,8 +16,7 @@
 //! limit: 429. Request bodies over [`MAX_BODY_BYTES`] get 413. RSA work runs on the blocking
 //! pool, for at most [`rsa_workers`] requests at a time, and stops after [`MAX_RSA_ATTEMPTS`]
 //! decryptions per request (422 when that leaves the answer open). A client has a bounded time
-//! to send each request's headers ([`serve_with_read_timeout`]; [`serve`] gives it
-//! [`DEFAULT_READ_TIMEOUT`]). Every request is counted in `http_requests_total` and
+//! to send each request's headers (`--read-timeout`, [`serve`]). Every request is counted in `http_requests_total` and
 //! `http_request_duration_seconds`.
 
 use std::future::Future;
@@ -70,8 +69,6 @@ pub const MAX_LIMITER_CLIENTS: usize = 65_536;
 /// RSA-4096 size). A request that runs out gets 409 if a value already failed (it cannot
 /// unseal), else 422.
 pub const MAX_RSA_ATTEMPTS: usize = 4096;
-/// The header read timeout [`serve`] uses: upstream's `--read-timeout` default.
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The paths that get their own `path` label; anything else counts as `other`.
 const KNOWN_PATHS: [&str; 6] = [
@@ -150,19 +147,6 @@ pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
         .with_state(metrics)
 }
 
-/// [`serve_with_read_timeout`] with [`DEFAULT_READ_TIMEOUT`].
-///
-/// # Errors
-///
-/// A bad address or a port that cannot be bound.
-pub async fn serve(
-    addr: &str,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    serve_with_read_timeout(addr, router, DEFAULT_READ_TIMEOUT, shutdown).await
-}
-
 /// Serves `router` over HTTP/1.1 on a Go-style address (`:8080`) until `shutdown` completes,
 /// with the peer address available to the rate limiter; then lets requests in flight finish.
 ///
@@ -174,7 +158,7 @@ pub async fn serve(
 /// # Errors
 ///
 /// A bad address or a port that cannot be bound.
-pub async fn serve_with_read_timeout(
+pub async fn serve(
     addr: &str,
     router: Router,
     read_timeout: Duration,

@@ -140,17 +140,13 @@ pub async fn run(cfg: config::Config) -> anyhow::Result<()> {
     let api_server = {
         let (addr, router, stop) = (cfg.listen_addr.clone(), http::router(state), stopped());
         let read_timeout = cfg.read_timeout;
-        tokio::spawn(async move {
-            http::serve_with_read_timeout(&addr, router, read_timeout, stop).await
-        })
+        tokio::spawn(async move { http::serve(&addr, router, read_timeout, stop).await })
     };
     let metrics_server = {
         let addr = cfg.listen_metrics_addr.clone();
         let (router, stop) = (http::metrics_router(metrics.clone()), stopped());
         let read_timeout = cfg.read_timeout;
-        tokio::spawn(async move {
-            http::serve_with_read_timeout(&addr, router, read_timeout, stop).await
-        })
+        tokio::spawn(async move { http::serve(&addr, router, read_timeout, stop).await })
     };
 
     let kube_config = kube::Config::infer()

@@ -19,9 +19,7 @@ use http::{Request, StatusCode, header};
 use seal_api::crypto::Certificate;
 use seal_controller::Readiness;
 use seal_controller::config::{Config, KeyOrder};
-use seal_controller::http::{
-    HttpState, MAX_BODY_BYTES, MAX_RSA_ATTEMPTS, router, serve_with_read_timeout,
-};
+use seal_controller::http::{HttpState, MAX_BODY_BYTES, MAX_RSA_ATTEMPTS, router, serve};
 use seal_controller::keys::KeyStore;
 use seal_controller::metrics::Metrics;
 use serde_json::{Value, json};
@@ -515,7 +513,7 @@ async fn odd_forwarded_for_headers_get_proper_answers() {
 // ---------------------------------------------------------------------------------------------
 // Real sockets: slow and chunked clients against `http::serve`.
 
-/// A running `http::serve_with_read_timeout`; dropping `stop` stops it, and `task` ends then.
+/// A running `http::serve`; dropping `stop` stops it, and `task` ends then.
 struct Served {
     addr: SocketAddr,
     stop: tokio::sync::oneshot::Sender<()>,
@@ -534,7 +532,7 @@ async fn start_on_loopback(args: &[&str]) -> Served {
     let read_timeout = state.cfg.read_timeout;
     let router = router(state);
     let task = tokio::spawn(async move {
-        serve_with_read_timeout(&addr.to_string(), router, read_timeout, async {
+        serve(&addr.to_string(), router, read_timeout, async {
             let _ = stopped.await;
         })
         .await
