@@ -235,12 +235,13 @@ impl Context {
 /// the watch cache has not caught up yet, else the cached object's.
 fn current_status(
     ctx: &Context,
-    ss: &SealedSecret,
+    meta: &ObjectMeta,
+    status: Option<&SealedSecretStatus>,
 ) -> (Option<SealedSecretStatus>, Option<String>) {
-    let cached = ctx.state().statuses.get(&key_of(ss)).cloned();
-    let store_rv = ss.resource_version();
+    let cached = ctx.state().statuses.get(&meta_key(meta)).cloned();
+    let store_rv = meta.resource_version.clone();
     match cached {
-        Some(w) if w.uid == ss.uid() && w.generation == ss.metadata.generation => {
+        Some(w) if w.uid == meta.uid && w.generation == meta.generation => {
             let newer = match (
                 w.resource_version
                     .as_deref()
@@ -253,22 +254,17 @@ fn current_status(
             if newer {
                 (Some(w.status), w.resource_version)
             } else {
-                (ss.status.clone(), store_rv)
+                (status.cloned(), store_rv)
             }
         }
-        _ => (ss.status.clone(), store_rv),
+        _ => (status.cloned(), store_rv),
     }
 }
 
 /// `Synced` True at the current generation, by the status we know best ([`current_status`]).
-fn synced_now(ctx: &Context, ss: &SealedSecret) -> bool {
-    let (status, _) = current_status(ctx, ss);
-    let view = SealedSecret {
-        metadata: ss.metadata.clone(),
-        spec: Default::default(),
-        status,
-    };
-    decide::synced_at_generation(&view)
+fn synced_now(ctx: &Context, c: &Cached) -> bool {
+    let (status, _) = current_status(ctx, c.meta(), c.status.as_ref());
+    decide::synced_at_generation(status.as_ref(), c.meta().generation)
 }
 
 fn key_of(ss: &SealedSecret) -> Key {
@@ -283,11 +279,9 @@ fn key_of(ss: &SealedSecret) -> Key {
 /// `--max-unseal-retries`).
 #[tracing::instrument(skip(cached, ctx), fields(namespace = %cached.namespace().unwrap_or_default(), name = %cached.name_any()))]
 pub async fn reconcile(cached: Arc<Cached>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let view = cached.view();
-    let ss = &view;
-    let key = key_of(ss);
+    let key = key_of_cached(&cached);
     let (ns, name) = key.clone();
-    if ss.metadata.deletion_timestamp.is_some() {
+    if cached.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
     let spec_hash = match &cached.spec {
@@ -295,19 +289,25 @@ pub async fn reconcile(cached: Arc<Cached>, ctx: Arc<Context>) -> Result<Action,
         Err(detail) => {
             tracing::warn!(error = %detail, "cannot read the SealedSecret; waiting for a spec change");
             ctx.metrics.unseal_error("unseal", &ns);
-            return finish(&ctx, ss, Outcome::Failed(Failure::invalid(detail)), false).await;
+            let f = Failure::invalid(detail);
+            return finish(&ctx, &cached.view(), Outcome::Failed(f), false).await;
         }
     };
     let keyring = ctx.keys.keyring();
     let forced = ctx.state().forced.remove(&key);
-    if !forced && fast_path(&ctx, ss, &spec_hash, &keyring) {
+    if !forced && fast_path(&ctx, &cached, &spec_hash, &keyring) {
         tracing::trace!("in sync");
         // After a restart the metric is still there for every object, as upstream has it.
-        let instance = ss.labels().get(INSTANCE_LABEL).map_or("", String::as_str);
+        let instance = cached
+            .labels()
+            .get(INSTANCE_LABEL)
+            .map_or("", String::as_str);
         ctx.metrics
             .set_condition(&ns, &name, decide::SYNCED, instance, 1);
         return Ok(Action::await_change());
     }
+    let view = cached.view();
+    let ss = &view;
     ctx.metrics.unseal_request();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     let existing = match secrets.get_opt(&name).await {
@@ -517,11 +517,11 @@ fn count_items(opened_by: &std::collections::BTreeMap<String, String>) -> HashMa
 /// No API call, no decryption: the remembered Secret carries a digest of this spec under keys
 /// we still hold, is at a resourceVersion we wrote or verified, and the status is Synced at
 /// this generation.
-fn fast_path(ctx: &Context, ss: &SealedSecret, spec: &SpecHash, keyring: &Keyring) -> bool {
-    if ctx.cfg.update_status && !synced_now(ctx, ss) {
+fn fast_path(ctx: &Context, c: &Cached, spec: &SpecHash, keyring: &Keyring) -> bool {
+    if ctx.cfg.update_status && !synced_now(ctx, c) {
         return false;
     }
-    let key = key_of(ss);
+    let key = key_of_cached(c);
     let digest = {
         let st = ctx.state();
         let Some(meta) = st.secrets.get(&key) else {
@@ -535,13 +535,13 @@ fn fast_path(ctx: &Context, ss: &SealedSecret, spec: &SpecHash, keyring: &Keyrin
             None => return false,
         }
     };
-    spec_matches(ctx, ss, spec, keyring, &digest).is_some()
+    spec_matches(ctx, c.meta(), spec, keyring, &digest).is_some()
 }
 
 /// The digest key when `digest` was made for this spec with keys we hold.
 fn spec_matches(
     ctx: &Context,
-    ss: &SealedSecret,
+    meta: &ObjectMeta,
     spec: &SpecHash,
     keyring: &Keyring,
     digest: &Digest,
@@ -550,7 +550,7 @@ fn spec_matches(
         return None;
     }
     let dkey = ctx.digest_key(keyring, &digest.key_ids[0])?;
-    (spec_mac(&dkey, &ss.metadata, spec, &digest.key_ids) == digest.spec).then_some(dkey)
+    (spec_mac(&dkey, meta, spec, &digest.key_ids) == digest.spec).then_some(dkey)
 }
 
 /// The full Secret still holds exactly what we wrote for this spec.
@@ -564,7 +564,7 @@ fn verify_content(
     let Some(digest) = Digest::of(&secret.metadata) else {
         return false;
     };
-    let Some(dkey) = spec_matches(ctx, ss, spec, keyring, &digest) else {
+    let Some(dkey) = spec_matches(ctx, &ss.metadata, spec, keyring, &digest) else {
         return false;
     };
     if content_mac(&dkey, secret) != digest.content {
@@ -651,7 +651,7 @@ async fn finish(
     if outcome == Outcome::Synced {
         ctx.state().retries.remove(&(ns.clone(), name.clone()));
     }
-    let (prev, rv) = current_status(ctx, ss);
+    let (prev, rv) = current_status(ctx, &ss.metadata, ss.status.as_ref());
     let prev = prev.as_ref();
     // Decided against the status before this reconcile; emitted once the status recording it
     // is written (a failed write is retried and decides again).
@@ -994,13 +994,12 @@ impl Driver {
         if self.ctx.state().verified.get(&key) == meta.resource_version.as_ref() {
             return;
         }
-        let ss = &cached.view();
-        let uid = ss.uid().unwrap_or_default();
+        let uid = cached.uid().unwrap_or_default();
         let heal = match decide::ownership(meta, &uid) {
             Ownership::Owned | Ownership::Managed => self.ctx.cfg.self_heal,
             Ownership::Patch { .. } | Ownership::Unmanaged => false,
         };
-        if heal || !synced_now(&self.ctx, ss) {
+        if heal || !synced_now(&self.ctx, &cached) {
             self.trigger(r);
         }
     }
@@ -1015,14 +1014,13 @@ impl Driver {
         let Some(cached) = self.reader.get(&r) else {
             return;
         };
-        let ss = &cached.view();
-        let uid = ss.uid().unwrap_or_default();
+        let uid = cached.uid().unwrap_or_default();
         let managed = meta
             .annotations
             .as_ref()
             .and_then(|a| a.get(seal_api::ANNOTATION_MANAGED))
             .is_some_and(|v| v == "true");
-        if decide::is_controlled_by(meta, &uid) || managed || !synced_now(&self.ctx, ss) {
+        if decide::is_controlled_by(meta, &uid) || managed || !synced_now(&self.ctx, &cached) {
             self.trigger(r);
         }
     }

@@ -77,9 +77,6 @@ impl ReadyReason {
     }
 }
 
-/// How the message of [`Failure::invalid`] starts.
-const INVALID: &str = "invalid SealedSecret: ";
-
 /// A failed reconcile, worded for status and events.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
@@ -91,8 +88,9 @@ pub struct Failure {
     pub ready_message: String,
     /// The event message.
     pub event_message: String,
-    /// No retry will follow (until the spec, the Secret or the keys change).
-    pub stalled: bool,
+    /// When no retry will follow: what the controller waits for (`Stalled`'s message); `None`
+    /// while a retry is pending.
+    pub stalled: Option<&'static str>,
 }
 
 impl Failure {
@@ -107,7 +105,7 @@ impl Failure {
             synced_message: message.to_owned(),
             ready_message: with_hint.clone(),
             event_message: format!("Failed to unseal: {with_hint}"),
-            stalled: false,
+            stalled: None,
         }
     }
     /// A Secret of that name is not ours to write.
@@ -118,7 +116,9 @@ impl Failure {
             synced_message: format!("failed update: {msg}"),
             ready_message: msg.clone(),
             event_message: msg,
-            stalled: true,
+            stalled: Some(
+                "waiting for the Secret to be deleted or annotated sealedsecrets.bitnami.com/managed: \"true\"",
+            ),
         }
     }
     /// The existing Secret is immutable and would need a data change.
@@ -129,7 +129,7 @@ impl Failure {
             synced_message: msg.clone(),
             ready_message: msg.clone(),
             event_message: msg,
-            stalled: true,
+            stalled: Some("waiting for the Secret to be deleted"),
         }
     }
     /// The API failed the write; retried.
@@ -139,29 +139,32 @@ impl Failure {
             synced_message: message.to_owned(),
             ready_message: message.to_owned(),
             event_message: message.to_owned(),
-            stalled: false,
+            stalled: None,
         }
     }
     /// The SealedSecret passes the CRD schema but is not one we can read (for example non-string
     /// labels under `spec.template.metadata`); nothing is retried until the spec changes.
     pub fn invalid(detail: &str) -> Self {
-        let msg = format!("{INVALID}{detail}");
+        let msg = format!("invalid SealedSecret: {detail}");
         Failure {
             reason: ReadyReason::UnsealFailed,
             synced_message: msg.clone(),
             ready_message: msg.clone(),
             event_message: format!("Failed to unseal: {msg}"),
-            stalled: true,
+            stalled: Some("waiting for a spec change"),
         }
     }
     /// The API server refused the write for good (400 Bad Request, 422 Invalid: e.g. a template
     /// label that is not a valid label value); retried only when the spec changes.
     pub fn refused(message: &str) -> Self {
-        Failure::update(message).stalled()
+        Failure {
+            stalled: Some("the API server refuses this Secret; waiting for a spec change"),
+            ..Failure::update(message)
+        }
     }
-    /// The same failure, marked as given up.
+    /// The same failure, marked as given up after its retries.
     pub fn stalled(mut self) -> Self {
-        self.stalled = true;
+        self.stalled = Some("retries exhausted; waiting for a spec or key change");
         self
     }
     /// The event type, reason and message.
@@ -346,12 +349,12 @@ pub fn next_status(
                 Some(f.reason.as_str()),
                 Some(f.ready_message.clone()),
             ));
-            if f.stalled {
+            if let Some(waiting) = f.stalled {
                 wanted.push(cond(
                     STALLED,
                     true,
                     Some(f.reason.as_str()),
-                    Some(stalled_message(f)),
+                    Some(waiting.to_owned()),
                 ));
             } else {
                 wanted.push(cond(
@@ -409,22 +412,6 @@ pub fn next_status(
     })
 }
 
-fn stalled_message(f: &Failure) -> String {
-    match f.reason {
-        ReadyReason::SecretConflict => {
-            "waiting for the Secret to be deleted or annotated sealedsecrets.bitnami.com/managed: \"true\"".to_owned()
-        }
-        ReadyReason::ImmutableSecret => "waiting for the Secret to be deleted".to_owned(),
-        ReadyReason::UpdateFailed => {
-            "the API server refuses this Secret; waiting for a spec change".to_owned()
-        }
-        ReadyReason::UnsealFailed if f.synced_message.starts_with(INVALID) => {
-            "waiting for a spec change".to_owned()
-        }
-        _ => "retries exhausted; waiting for a spec or key change".to_owned(),
-    }
-}
-
 /// Whether an API error is permanent for this spec: 400 Bad Request or 422 Invalid (the request
 /// itself is wrong; sending it again cannot succeed). Everything else (409, 429, 5xx, 403,
 /// timeouts) may pass on retry.
@@ -432,10 +419,9 @@ pub fn is_permanent(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(s) if s.code == 400 || s.code == 422)
 }
 
-/// True when the SealedSecret's status says `Synced` True for its current generation.
-pub fn synced_at_generation(ss: &SealedSecret) -> bool {
-    let status = ss.status.as_ref();
-    status.and_then(|s| s.observed_generation) == ss.metadata.generation
+/// True when `status` says `Synced` True for `generation` (the object's current one).
+pub fn synced_at_generation(status: Option<&SealedSecretStatus>, generation: Option<i64>) -> bool {
+    status.and_then(|s| s.observed_generation) == generation
         && status
             .and_then(|s| s.conditions.first())
             .is_some_and(|c| c.type_ == SYNCED && c.status == "True")
@@ -965,7 +951,7 @@ mod tests {
             "failed update: Resource \"db\" already exists and is not managed by SealedSecret"
         );
         assert_eq!(f.event().reason, EVENT_UPDATE_FAILED);
-        assert!(f.stalled);
+        assert!(f.stalled.is_some());
         // Another SealedSecret's controller reference does not make it ours.
         let mut other = mk_secret(&[("a", "x")], &[], true);
         other.metadata.owner_references.as_mut().expect("owners")[0].uid = "other".into();
