@@ -66,17 +66,28 @@ pub fn read_documents(input: &[u8]) -> Result<Vec<Value>> {
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
-/// One line, with the place first: `line L column C: what` (as with snippets, and as the
-/// plugin's messages pin it) rather than the snippet-less `what at line L, column C`.
+/// serde-saphyr's error, for people: on one line, the place first (`line L column C: what`
+/// rather than `what at line L, column C`), and its hints for programmers reworded.
 fn yaml_message(s: &str) -> String {
-    let msg = one_line(s);
+    let mut msg = one_line(s);
     let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
     if let Some((what, place)) = msg.rsplit_once(" at line ")
         && let Some((line, column)) = place.split_once(", column ")
         && digits(line)
         && digits(column)
     {
-        return format!("line {line} column {column}: {what}");
+        msg = format!("line {line} column {column}: {what}");
+    }
+    msg = msg.replace(
+        ", set DuplicateKeyPolicy in Options if acceptable",
+        " (a key may appear only once)",
+    );
+    if let Some(at) = msg.find("budget breached: ") {
+        let what = msg[at + "budget breached: ".len()..].to_owned();
+        msg.truncate(at);
+        msg.push_str(&format!(
+            "too large, too deeply nested or too many aliases ({what}); simplify the document"
+        ));
     }
     msg
 }
@@ -560,6 +571,33 @@ mod tests {
             assert!(!err.contains('\n'), "one line: {err}");
             assert!(err.contains("line"), "names the place: {err}");
         }
+    }
+
+    #[test]
+    fn yaml_errors_are_worded_for_people() {
+        let err = |input: &[u8]| read_documents(input).expect_err("malformed").to_string();
+        let dup = b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  namespace: b\nstringData:\n  a: x\n  a: y\n";
+        assert!(
+            err(dup).ends_with(
+                "invalid YAML: line 8 column 3: duplicate mapping key: a (a key may appear only once)"
+            ),
+            "{}",
+            err(dup)
+        );
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            bomb.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let msg = err(bomb.as_bytes());
+        assert!(
+            msg.contains("too large, too deeply nested or too many aliases (")
+                && msg.ends_with("); simplify the document")
+                && !msg.contains("budget breached"),
+            "{msg}"
+        );
     }
 
     #[test]
