@@ -242,16 +242,7 @@ fn current_status(
     let store_rv = meta.resource_version.clone();
     match cached {
         Some(w) if w.uid == meta.uid && w.generation == meta.generation => {
-            let newer = match (
-                w.resource_version
-                    .as_deref()
-                    .and_then(|r| r.parse::<u64>().ok()),
-                store_rv.as_deref().and_then(|r| r.parse::<u64>().ok()),
-            ) {
-                (Some(a), Some(b)) => a > b,
-                _ => false,
-            };
-            if newer {
+            if written_after(w.resource_version.as_deref(), store_rv.as_deref()) {
                 (Some(w.status), w.resource_version)
             } else {
                 (status.cloned(), store_rv)
@@ -259,6 +250,13 @@ fn current_status(
         }
         _ => (status.cloned(), store_rv),
     }
+}
+
+/// Whether the resourceVersion our status write returned is newer than `seen` (the watch's).
+/// resourceVersions are etcd revisions; anything that does not read as one counts as not newer.
+fn written_after(written: Option<&str>, seen: Option<&str>) -> bool {
+    let number = |rv: Option<&str>| rv.and_then(|r| r.parse::<u64>().ok());
+    matches!((number(written), number(seen)), (Some(w), Some(s)) if w > s)
 }
 
 /// `Synced` True at the current generation, by the status we know best ([`current_status`]).
@@ -885,14 +883,10 @@ impl Driver {
         let Some(w) = st.statuses.get(&key) else {
             return;
         };
-        let number = |rv: Option<&str>| rv.and_then(|r| r.parse::<u64>().ok());
-        let caught_up = match (
-            number(ss.meta().resource_version.as_deref()),
-            number(w.resource_version.as_deref()),
-        ) {
-            (Some(seen), Some(wrote)) => seen >= wrote,
-            _ => true,
-        };
+        let caught_up = !written_after(
+            w.resource_version.as_deref(),
+            ss.meta().resource_version.as_deref(),
+        );
         if caught_up || w.uid != ss.uid() {
             st.statuses.remove(&key);
         }
