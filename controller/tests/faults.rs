@@ -352,10 +352,10 @@ async fn wait_converged(api: &ApiDouble, name: &str, item: &str, want: &str) {
 // ---------------------------------------------------------------------------------------------
 // 1. API faults
 
-/// 500s on the initial list and watch, on GET, on create and on events: the controller keeps
-/// serving and converges.
+/// 500s on the initial list and watch, on create, on a status write and on events: the
+/// controller keeps serving and converges.
 #[tokio::test]
-async fn server_errors_on_list_watch_get_create_and_events_are_retried() {
+async fn server_errors_on_list_watch_create_status_and_events_are_retried() {
     let api = double_with_key().await;
     for (name, v) in [("a", "1"), ("b", "2"), ("c", "3")] {
         api.insert(sealed(name, &[("k", v)], "rsa2048"));
@@ -371,8 +371,8 @@ async fn server_errors_on_list_watch_get_create_and_events_are_retried() {
     api.fail_next(Fault::status(500).on(get.clone()).path("watch=").times(2));
     api.fail_next(
         Fault::status(500)
-            .on(get)
-            .path(&format!("/namespaces/{NS}/secrets/a")),
+            .on(Method::PUT)
+            .path(&format!("/namespaces/{NS}/sealedsecrets/a/status")),
     );
     api.fail_next(
         Fault::status(500)
@@ -394,7 +394,7 @@ async fn server_errors_on_list_watch_get_create_and_events_are_retried() {
         assert!(condition(&s, "Stalled").is_none(), "{s}");
         assert_eq!(condition(&s, "Ready").expect("Ready")["status"], "True");
     }
-    assert!(c.metrics.render().contains("reason=\"fetch\""));
+    assert!(c.metrics.render().contains("reason=\"status\""));
 }
 
 /// Timeouts (a delay longer than the client's read timeout), 409s and 500s on status writes
