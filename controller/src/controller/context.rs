@@ -144,8 +144,12 @@ pub(super) struct WrittenStatus {
 
 /// Shared state of the reconcile loop.
 pub struct Context {
-    /// The API client.
+    /// The API client: Secrets, Events, keys.
     pub client: Client,
+    /// The client for SealedSecrets (watch, GET, status). Upstream builds a clientset per API
+    /// group, each with its own `--kubeclient-qps` limiter; [`Context::with_sealed_client`]
+    /// gives this one a bucket of its own the same way. By default, `client`.
+    pub sealed: Client,
     /// The keys.
     pub keys: KeyStore,
     /// Prometheus metrics.
@@ -176,6 +180,7 @@ impl Context {
     ) -> Self {
         let workers = usize::from(cfg.workers.max(1));
         Self {
+            sealed: client.clone(),
             client,
             keys,
             metrics,
@@ -190,6 +195,13 @@ impl Context {
             triggers: AtomicU64::new(0),
             store: Mutex::new(None),
         }
+    }
+
+    /// The same context with SealedSecret requests going through `client`.
+    #[must_use]
+    pub fn with_sealed_client(mut self, client: Client) -> Self {
+        self.sealed = client;
+        self
     }
 
     /// How many times this process ran the unseal (RSA) step.

@@ -430,7 +430,7 @@ async fn fetch_sealed(
     ss: &SealedSecret,
 ) -> Result<Option<SealedSecret>, kube::Error> {
     let api: Api<SealedSecret> =
-        Api::namespaced(ctx.client.clone(), &ss.namespace().unwrap_or_default());
+        Api::namespaced(ctx.sealed.clone(), &ss.namespace().unwrap_or_default());
     let full = match api.get_opt(&ss.name_any()).await {
         Ok(f) => f,
         Err(kube::Error::SerdeError(error)) => {
@@ -695,7 +695,7 @@ async fn still_exists(ctx: &Context, ss: &SealedSecret) -> bool {
         return true;
     }
     let api: Api<SealedSecret> =
-        Api::namespaced(ctx.client.clone(), &ss.namespace().unwrap_or_default());
+        Api::namespaced(ctx.sealed.clone(), &ss.namespace().unwrap_or_default());
     match api.get_opt(&ss.name_any()).await {
         Ok(Some(now)) => now.uid() == ss.uid() && now.metadata.deletion_timestamp.is_none(),
         Ok(None) => false,
@@ -800,7 +800,7 @@ async fn write_status(
     // Untyped: the reply is the whole object, which need not be readable (see `cache`). The
     // API server takes only `status` from this PUT, so the cached spec will do.
     let api: Api<DynamicObject> =
-        Api::namespaced_with(ctx.client.clone(), &key.0, &Cached::api_resource());
+        Api::namespaced_with(ctx.sealed.clone(), &key.0, &Cached::api_resource());
     let mut obj = ss.clone();
     obj.metadata.resource_version = rv;
     obj.status = Some(status.clone());

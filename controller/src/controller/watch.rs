@@ -570,12 +570,12 @@ pub async fn run(
     let (ss_apis, sec_apis): (Vec<Api<Cached>>, Vec<Api<PartialObjectMeta<Secret>>>) =
         match &namespaces {
             None => (
-                vec![Api::all(ctx.client.clone())],
+                vec![Api::all(ctx.sealed.clone())],
                 vec![Api::all(ctx.client.clone())],
             ),
             Some(list) => (
                 list.iter()
-                    .map(|n| Api::namespaced(ctx.client.clone(), n))
+                    .map(|n| Api::namespaced(ctx.sealed.clone(), n))
                     .collect(),
                 list.iter()
                     .map(|n| Api::namespaced(ctx.client.clone(), n))
