@@ -975,3 +975,72 @@ async fn a_migrated_secret_with_other_content_is_rewritten() {
     assert_eq!(puts, [format!("/api/v1/namespaces/{NS}/secrets/b")]);
     assert_eq!(second.ctx.decrypt_count(), 3);
 }
+
+/// Secrets written by an earlier release carry the digest as an annotation and their status no
+/// record: the annotation, checked against the content, spares the decryption; the status gets
+/// the record; the Secret is not written (the annotation stays until the next write).
+#[tokio::test]
+async fn an_earlier_releases_annotated_secret_is_adopted_without_decryption_or_write() {
+    const NAMES: [&str; 3] = ["a", "b", "c"];
+    let api = double_with_key().await;
+    for name in NAMES {
+        api.insert(sealed(name, &[("k", name)], "rsa2048"));
+    }
+    let first = start(&api, &[]).await;
+    for name in NAMES {
+        wait_synced(&api, name, "True").await;
+    }
+    first.stop();
+    for name in NAMES {
+        let mut record = String::new();
+        api.modify(SS, "SealedSecret", Some(NS), name, |s| {
+            let conds = s["status"]["conditions"]
+                .as_array_mut()
+                .expect("conditions");
+            let i = conds
+                .iter()
+                .position(|c| c["type"] == "seal.dev/Unsealed")
+                .expect("record");
+            record = conds.remove(i)["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+        })
+        .expect("status");
+        // The same MACs, as the earlier release wrote them on the Secret.
+        let d = seal_controller::decide::Digest::parse(&record).expect("record");
+        let legacy = format!("v1;{};{};{}", d.key_ids.join(","), d.spec, d.content);
+        api.modify("v1", "Secret", Some(NS), name, |s| {
+            s["metadata"]["annotations"] = json!({ANNOTATION_DIGEST: legacy});
+        })
+        .expect("annotate");
+    }
+    api.clear_requests();
+    let second = start(&api, &[]).await;
+    for name in NAMES {
+        eventually("the record in the status", || {
+            condition(&ss(&api, name), "seal.dev/Unsealed").map(|_| ())
+        })
+        .await;
+    }
+    eventually("all reconciled", || {
+        (second.ctx.reconcile_count() >= 3).then_some(())
+    })
+    .await;
+    assert_eq!(
+        second.ctx.decrypt_count(),
+        0,
+        "the annotation spared the decryption"
+    );
+    let (per, creates) = requests_per_object(&api, &NAMES);
+    assert_eq!(creates, 0);
+    for (name, reqs) in &per {
+        assert_eq!(reqs.len(), 1, "{name}: {reqs:?}");
+        assert!(reqs[0].ends_with("/status"), "{reqs:?}");
+        let s = secret(&api, name).expect("kept");
+        assert!(
+            s["metadata"]["annotations"][ANNOTATION_DIGEST].is_string(),
+            "left as it is"
+        );
+    }
+}
