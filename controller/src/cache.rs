@@ -393,6 +393,39 @@ mod tests {
     }
 
     #[test]
+    fn the_whole_spec_is_kept_until_synced_with_our_record_and_released_after() {
+        // Synced at its generation, but no record of ours (upstream's status): kept, with the
+        // key hint, for the reconcile that verifies it.
+        let c = cached(sample());
+        let (full, _) = c.full().expect("kept until synced by us");
+        assert_eq!(full.spec.encrypted_data.len(), 2);
+        assert_eq!(
+            full.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(ANNOTATION_KEY_ID))
+                .map(String::as_str),
+            Some("SHA256:x")
+        );
+        assert!(retained_bytes() > 0);
+        // Clones share it; releasing drops it for all.
+        let clone = c.clone();
+        c.release_spec();
+        assert!(!clone.holds_spec());
+
+        // Synced at this generation with our record: not kept.
+        let mut v = sample();
+        v["status"]["conditions"] = json!([
+            {"type": "Synced", "status": "True"},
+            {"type": crate::decide::UNSEALED, "status": "True", "message": "v2;SHA256:x;00;11;42"},
+        ]);
+        assert!(!cached(v.clone()).holds_spec());
+        // The same at an older generation: kept.
+        v["status"]["observedGeneration"] = json!(2);
+        assert!(cached(v).holds_spec());
+    }
+
+    #[test]
     fn a_changed_ciphertext_changes_the_hash() {
         let a = cached(sample());
         let mut v = sample();
