@@ -242,6 +242,27 @@ impl Context {
             .unwrap_or(c)
     }
 
+    /// The resourceVersion of Secret `namespace/name` as the metadata watch last showed it.
+    pub fn secret_version(&self, namespace: &str, name: &str) -> Option<String> {
+        match self.seen(&(namespace.to_owned(), name.to_owned())) {
+            Seen::Facts(f) => Some(f.resource_version),
+            Seen::Foreign(rv) => rv.map(|n| n.to_string()),
+            Seen::Absent => None,
+        }
+    }
+
+    /// The resourceVersion of SealedSecret `namespace/name` in the cache.
+    pub fn cached_version(&self, namespace: &str, name: &str) -> Option<String> {
+        let store = self
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()?;
+        store
+            .get(&ObjectRef::new(name).within(namespace))?
+            .resource_version()
+    }
+
     pub(super) fn state(&self) -> MutexGuard<'_, State> {
         self.state
             .lock()
