@@ -907,7 +907,7 @@ async fn a_watch_expired_by_compaction_is_relisted() {
         "410: a new object synced {:.1} s after the restart",
         t0.elapsed().as_secs_f64()
     );
-    wait_count_synced(&client, &app.name, COUNT + 1, 60).await;
+    wait_count_synced(&client, &app.name, COUNT, 60).await;
     assert_intact(&client, &app.name, COUNT, &foreign).await;
 }
 

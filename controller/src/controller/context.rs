@@ -101,8 +101,8 @@ pub(super) struct State {
     /// Secret we wrote without an owner reference is still as written, without keeping 50,000
     /// names.
     pub(super) others: Vec<HashMap<u64, u64>>,
-    /// The Secret each SealedSecret's status records (or will, once the status write lands):
-    /// what we wrote or verified, at which resourceVersion.
+    /// The record of the Secret this process wrote or verified, until the cached status carries
+    /// it (the status write may fail, or the watch lag).
     pub(super) verified: HashMap<Key, Digest>,
     /// From the startup list, for Secrets no status records yet (made by upstream's controller,
     /// or by an earlier release that kept the digest on the Secret).

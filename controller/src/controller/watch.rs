@@ -16,7 +16,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use tokio::sync::watch;
 
-use super::context::{Context, Key, Listed, key_of_cached, meta_key, synced_now};
+use super::context::{Context, Key, Listed, key_of_cached, meta_key, recorded_digest, synced_now};
 use super::reconcile::{error_policy, needs_listing, reconcile};
 use crate::cache::{Cached, FLUX_REQUESTED_AT};
 use crate::config::Config;
@@ -24,10 +24,10 @@ use crate::decide::{self, Digest, Ownership, SecretFacts, content_mac};
 
 /// Reconciles in flight at once, at least: they mostly wait on the API server, so many more
 /// than the RSA pool's `--workers` threads keep that pool busy.
-const MIN_IN_FLIGHT: u16 = 32;
+const MIN_IN_FLIGHT: u16 = 16;
 
 /// Per RSA worker, reconciles in flight.
-const IN_FLIGHT_PER_WORKER: u16 = 16;
+const IN_FLIGHT_PER_WORKER: u16 = 8;
 
 /// The page size of the startup list of whole Secrets.
 const LIST_PAGE: u32 = 500;
@@ -147,6 +147,7 @@ impl Driver {
                 self.writer
                     .apply_watcher_event(&watcher::Event::Apply((*obj).clone()));
                 self.forget_written_status(&obj);
+                self.forget_verified(&obj);
                 if forced {
                     self.ctx.state().forced.insert(key_of_ref(&r));
                 }
@@ -198,6 +199,20 @@ impl Driver {
         );
         if caught_up || w.uid != ss.uid() {
             st.statuses.remove(&key);
+        }
+    }
+
+    /// Once the cached status carries the record this process made, the process's own copy is
+    /// no longer needed (it is read from the status): keeps `State::verified` to records in
+    /// flight, not one per object.
+    fn forget_verified(&self, ss: &Cached) {
+        let key = key_of_cached(ss);
+        let mut st = self.ctx.state();
+        let Some(mine) = st.verified.get(&key) else {
+            return;
+        };
+        if Digest::of_status(ss.status.as_ref()).as_ref() == Some(mine) {
+            st.verified.remove(&key);
         }
     }
 
@@ -322,11 +337,7 @@ impl Driver {
         let Some(cached) = self.reader.get(&r) else {
             return;
         };
-        let echo = self
-            .ctx
-            .state()
-            .verified
-            .get(&key)
+        let echo = recorded_digest(&self.ctx, &cached)
             .is_some_and(|d| d.secret_rv == meta.resource_version);
         if echo {
             return;
