@@ -38,7 +38,6 @@ mod regressions;
 mod resource;
 mod scope;
 mod seal;
-mod template;
 mod unseal;
 
 pub use b64::{Base64Error, decode as decode_base64, encode as encode_base64};
@@ -54,7 +53,7 @@ pub use resource::{
 };
 pub use scope::Scope;
 pub use seal::{SealOptions, raw_label, seal_raw, seal_secret, seal_secret_with_rng};
-pub use template::{TemplateError, render as render_template};
+pub use seal_template::{Error as TemplateError, render as render_template};
 pub use unseal::{
     NO_KEY_COULD_DECRYPT, RSA_LIMIT_REACHED, UnsealFailure, UnsealOptions, Unsealed,
     owner_reference, unseal,

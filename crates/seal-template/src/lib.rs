@@ -1,11 +1,27 @@
-//! Go `text/template` with Sprig's generic functions, for `spec.template.data`.
+//! Go's `text/template` with Sprig's generic functions, in Rust.
 //!
-//! Upstream renders each `template.data` entry with
+//! Bitnami Sealed Secrets renders each `spec.template.data` entry with
 //! `template.New(key).Funcs(sprig.GenericFuncMap() - env, expandenv, getHostByName).Parse(value)`
 //! and executes it with a `map[string]string` of the decrypted items as dot.
-//! This module reproduces that: the lexer, parser and evaluator are ports of
-//! Go's `text/template` (1.19 error texts, plus range-over-int from 1.22 and
+//! [`render`] reproduces that: the lexer, parser and evaluator follow Go's
+//! `text/template` (1.19 error texts, plus range-over-int from 1.22 and
 //! `{{else with}}` from 1.23), and the functions follow Sprig v3.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//!
+//! let data = BTreeMap::from([
+//!     ("user".to_owned(), "admin".to_owned()),
+//!     ("pass".to_owned(), "s3cr3t".to_owned()),
+//! ]);
+//! let out = seal_template::render("dsn", "postgres://{{ .user }}:{{ .pass | urlquery }}@db", &data)?;
+//! assert_eq!(out, "postgres://admin:s3cr3t@db");
+//!
+//! // Errors are worded as Go words them.
+//! let err = seal_template::render("config", "{{ env \"HOME\" }}", &data).expect_err("env is not offered");
+//! assert_eq!(err.to_string(), r#"template: config:1: function "env" not defined"#);
+//! # Ok::<(), seal_template::Error>(())
+//! ```
 //!
 //! Differences from Go, all deliberate or unavoidable:
 //! - Hostile templates are bounded: source ≤ [`MAX_SOURCE`] bytes, output ≤
@@ -25,8 +41,10 @@
 //! - Plaintext copies left in variables and maps are zeroed when a render
 //!   ends, as is partial output on failure; transient strings are not.
 //!
-//! `golden/golden.jsonl` holds over a thousand cases recorded from Go
-//! 1.19 with Sprig 3.2.3 by `golden/oracle.go`; the tests replay them.
+//! `tests/golden/golden.jsonl` holds over a thousand cases recorded from Go
+//! 1.19 with Sprig 3.2.3 by `tests/golden/oracle.go`; the tests replay them.
+#![forbid(unsafe_code)]
+#![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 
 mod exec;
 mod funcs;
@@ -61,13 +79,37 @@ pub const MAX_BCRYPT: usize = 16;
 /// Longest accepted template source, in bytes.
 pub const MAX_SOURCE: usize = 1 << 20;
 
-/// A template that failed to parse or execute, worded as Go words it.
+/// A template that failed to parse or execute. `Display` is the text Go's
+/// `text/template` gives for the same failure, which users match on.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct TemplateError {
-    /// Go's error text, e.g. `template: config:1: function "env" not defined`.
-    pub message: String,
+pub enum Error {
+    /// The source did not parse, or calls a function that is not defined:
+    /// `template: <name>:<line>: <detail>`.
+    #[error("{0}")]
+    Parse(String),
+    /// Execution failed, or exceeded a resource bound:
+    /// `template: <name>:<line>:<col>: executing "<name>" at <<node>>: <detail>`.
+    #[error("{0}")]
+    Exec(String),
+    /// The source is longer than [`MAX_SOURCE`].
+    #[error("template: {name}: template source exceeds {} MiB", MAX_SOURCE >> 20)]
+    SourceTooLong {
+        /// The template's name.
+        name: String,
+    },
+    /// The interpreter broke one of its own invariants; the render was abandoned.
+    #[error("template: {name}: internal error{detail}")]
+    Internal {
+        /// The template's name.
+        name: String,
+        /// What broke, with a leading separator, or empty.
+        detail: String,
+    },
 }
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Renders one template entry. `name` is the entry name (used in error messages), `src` the template text, `data` the dot.
 ///
@@ -77,26 +119,21 @@ pub struct TemplateError {
 /// read `template: <name>:<line>:<col>: executing "<name>" at <<node>>: <detail>`,
 /// as Go's `text/template` words them. Exceeding a resource bound is an
 /// execution error too.
-pub fn render(
-    name: &str,
-    src: &str,
-    data: &BTreeMap<String, String>,
-) -> Result<String, TemplateError> {
-    let err = |message: String| TemplateError { message };
+pub fn render(name: &str, src: &str, data: &BTreeMap<String, String>) -> Result<String> {
     if src.len() > MAX_SOURCE {
-        return Err(err(format!(
-            "template: {name}: template source exceeds {} MiB",
-            MAX_SOURCE >> 20
-        )));
+        return Err(Error::SourceTooLong {
+            name: name.to_owned(),
+        });
     }
     // Belt and braces: the interpreter is written not to panic, but a panic
     // must never take the controller down with it.
     let result = std::panic::catch_unwind(|| render_inner(name, src, data));
     match result {
-        Ok(r) => r.map_err(err),
-        Err(_) => Err(err(format!(
-            "template: {name}: internal error while rendering"
-        ))),
+        Ok(r) => r,
+        Err(_) => Err(Error::Internal {
+            name: name.to_owned(),
+            detail: " while rendering".to_owned(),
+        }),
     }
 }
 
@@ -109,8 +146,8 @@ fn scrub(v: &mut Value) {
     }
 }
 
-fn render_inner(name: &str, src: &str, data: &BTreeMap<String, String>) -> Result<String, String> {
-    let set = parse::parse(name, src, &funcs::is_defined)?;
+fn render_inner(name: &str, src: &str, data: &BTreeMap<String, String>) -> Result<String> {
+    let set = parse::parse(name, src, &funcs::is_defined).map_err(Error::Parse)?;
     let dot: BTreeMap<String, Value> = data
         .iter()
         .map(|(k, v)| (k.clone(), Value::str(v.as_str())))
@@ -137,9 +174,12 @@ fn render_inner(name: &str, src: &str, data: &BTreeMap<String, String>) -> Resul
         ex.out.zeroize();
     }
     if !value::nil_map_intact() {
-        return Err(format!(
-            "template: {name}: internal error: shared nil map was written"
-        ));
+        return Err(Error::Internal {
+            name: name.to_owned(),
+            detail: ": shared nil map was written".to_owned(),
+        });
     }
-    result.map(|()| std::mem::take(&mut ex.out))
+    result
+        .map(|()| std::mem::take(&mut ex.out))
+        .map_err(Error::Exec)
 }
