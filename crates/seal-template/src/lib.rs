@@ -28,29 +28,43 @@
 //!   [`MAX_OUTPUT`] bytes, template calls and parse nesting ≤ [`MAX_DEPTH`],
 //!   nesting in progress ≤ [`MAX_NEST`] (so a render fits a small thread
 //!   stack), at most [`MAX_STEPS`] evaluation steps, [`MAX_ALLOC`] bytes of
-//!   intermediate values and [`MAX_BCRYPT`] bcrypt hashes. Exceeding one is
-//!   an error, never a hang or a crash. Go allows 100000 template calls.
+//!   intermediate values, [`MAX_BCRYPT`] bcrypt hashes, [`MAX_KEYS`] key
+//!   generations or imports and [`MAX_SCRYPT`] `derivePassword` calls.
+//!   Exceeding one is an error, never a hang or a crash. Go allows 100000
+//!   template calls.
 //! - Strings are UTF-8: bytes that `b64dec` or `\x` escapes produce outside
 //!   UTF-8 become U+FFFD.
-//! - Sprig functions that depend on time, randomness or key generation
-//!   (`now`, `randAlphaNum`, `uuidv4`, `genCA`, ...) and a few unported ones
-//!   (`semver`, `urlParse`, `wrap`, `snakecase`, ...) parse but fail when called.
-//! - `htpasswd` and `bcrypt` use a random salt (as Sprig does), so only the
-//!   `$2a$10$` shape and verification are reproducible.
+//! - Go's `Local` time zone is UTC (as in upstream's controller image);
+//!   named zones come from the IANA database.
+//! - Random values (`rand…`, `uuidv4`, `shuffle`, `randInt`, salts, IVs,
+//!   serials, keys) come from the operating system's CSPRNG, where Sprig uses
+//!   `math/rand` for `shuffle` and `randInt`.
+//! - Built without the `aws-lc` feature, the key-material functions
+//!   (`genPrivateKey`, `genCA…`, `genSelfSignedCert…`, `genSignedCert…`,
+//!   `buildCustomCert`) fail with an error saying so.
 //! - `keys` and `values` return sorted order where Go's is random.
 //! - Plaintext copies left in variables and maps are zeroed when a render
 //!   ends, as is partial output on failure; transient strings are not.
 //!
 //! `tests/golden/golden.jsonl` holds over a thousand cases recorded from Go
-//! 1.19 with Sprig 3.2.3 by `tests/golden/oracle.go`; the tests replay them.
+//! 1.19 with Sprig 3.2.3 by `tests/golden/oracle.go`, and
+//! `tests/sprig_golden.json` what upstream's kubeseal (Sprig 3.3) renders for
+//! `tests/sprig_cases.yaml`, a case per use of every function; the tests
+//! replay both (`tests/README.md`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 
 mod exec;
 mod funcs;
+mod gotime;
+mod gourl;
+mod keys;
 mod lex;
+mod more;
 mod parse;
 mod printf;
+mod semver;
+mod text;
 mod value;
 
 #[cfg(test)]
@@ -78,6 +92,12 @@ pub const MAX_ALLOC: usize = 64 << 20;
 pub const MAX_BCRYPT: usize = 16;
 /// Longest accepted template source, in bytes.
 pub const MAX_SOURCE: usize = 1 << 20;
+/// Most keys generated or imported per render (`genPrivateKey`, `genCA…`,
+/// `genSelfSignedCert…`, `genSignedCert…`, `buildCustomCert`): an RSA-4096
+/// key costs up to about a second of CPU, DSA parameters more.
+pub const MAX_KEYS: usize = keys::MAX_KEYS;
+/// Most `derivePassword` calls per render (scrypt with N=32768, r=8: 32 MiB each).
+pub const MAX_SCRYPT: usize = more::MAX_SCRYPT;
 
 /// A template that failed to parse or execute. `Display` is the text Go's
 /// `text/template` gives for the same failure, which users match on.
