@@ -319,6 +319,11 @@ const LONG_DAYS: [&str; 7] = [
     "Friday",
     "Saturday",
 ];
+/// `time.Weekday(d).String()`.
+pub(super) fn weekday_name(d: i64) -> &'static str {
+    LONG_DAYS[d.rem_euclid(7) as usize]
+}
+
 pub(super) const LONG_MONTHS: [&str; 12] = [
     "January",
     "February",

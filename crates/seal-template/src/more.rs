@@ -698,6 +698,16 @@ fn duration_round_text(d: i64) -> String {
     "0s".into()
 }
 
+fn time_arg(v: &Value) -> Result<GoTime, String> {
+    match v {
+        Value::Obj(o) => match &**o {
+            Obj::Time(t) => Ok(t.clone()),
+            _ => Err("wrong type for value; expected time.Time".into()),
+        },
+        _ => Err("wrong type for value; expected time.Time".into()),
+    }
+}
+
 /// A field or method of an object: `Ok(None)` if it has none of that name.
 /// `args` are the evaluated arguments.
 pub(super) fn member(o: &Obj, name: &str, args: &[Value]) -> Result<Option<Value>, String> {
@@ -718,9 +728,51 @@ pub(super) fn member(o: &Obj, name: &str, args: &[Value]) -> Result<Option<Value
             "Key" => Ok(Some(Value::Str(key.clone()))),
             _ => Ok(None),
         },
-        Obj::Version(v) => {
+        Obj::Duration(_) => Ok(None),
+        Obj::Version(v) | Obj::VersionValue(v) => {
+            let by_value = matches!(o, Obj::VersionValue(_));
+            if by_value
+                && matches!(
+                    name,
+                    "Original"
+                        | "LessThan"
+                        | "LessThanEqual"
+                        | "GreaterThan"
+                        | "GreaterThanEqual"
+                        | "Equal"
+                        | "Compare"
+                )
+            {
+                return Ok(None);
+            }
+            let other = |k: usize| -> Result<Version, String> {
+                match args.get(k) {
+                    Some(Value::Obj(o)) => match &**o {
+                        Obj::Version(w) => Ok(w.clone()),
+                        _ => Err("wrong type for value; expected *semver.Version".into()),
+                    },
+                    _ => Err("wrong type for value; expected *semver.Version".into()),
+                }
+            };
+            match name {
+                "LessThan" | "LessThanEqual" | "GreaterThan" | "GreaterThanEqual" | "Equal"
+                | "Compare" => {
+                    want(1)?;
+                    let c = v.compare(&other(0)?);
+                    return Ok(Some(match name {
+                        "LessThan" => Value::Bool(c < 0),
+                        "LessThanEqual" => Value::Bool(c <= 0),
+                        "GreaterThan" => Value::Bool(c > 0),
+                        "GreaterThanEqual" => Value::Bool(c >= 0),
+                        "Equal" => Value::Bool(c == 0),
+                        _ => Value::Int(c),
+                    }));
+                }
+                _ => {}
+            }
             let n = match name {
-                "Major" | "Minor" | "Patch" | "Prerelease" | "Metadata" | "Original" | "String" => {
+                "Major" | "Minor" | "Patch" | "Prerelease" | "Metadata" | "Original" | "String"
+                | "IncMajor" | "IncMinor" | "IncPatch" => {
                     want(0)?;
                     name
                 }
@@ -733,6 +785,9 @@ pub(super) fn member(o: &Obj, name: &str, args: &[Value]) -> Result<Option<Value
                 "Prerelease" => Value::str(v.pre.as_str()),
                 "Metadata" => Value::str(v.metadata.as_str()),
                 "Original" => Value::str(v.original.as_str()),
+                "IncMajor" | "IncMinor" | "IncPatch" => {
+                    Value::Obj(Rc::new(Obj::VersionValue(v.inc(n))))
+                }
                 _ => Value::str(v.string()),
             }))
         }
@@ -747,6 +802,26 @@ pub(super) fn member(o: &Obj, name: &str, args: &[Value]) -> Result<Option<Value
                     };
                     Ok(Some(Value::str(gotime::format(t, &layout))))
                 }
+                "Add" => {
+                    want(1)?;
+                    Ok(Some(time_value(t.add(i(&args[0])))))
+                }
+                "Sub" => {
+                    want(1)?;
+                    let u = time_arg(&args[0])?;
+                    Ok(Some(Value::Obj(Rc::new(Obj::Duration(t.sub(&u))))))
+                }
+                "Before" | "After" | "Equal" => {
+                    want(1)?;
+                    let u = time_arg(&args[0])?;
+                    let (a, b) = ((t.secs, t.nsec), (u.secs, u.nsec));
+                    Ok(Some(Value::Bool(match name {
+                        "Before" => a < b,
+                        "After" => a > b,
+                        _ => a == b,
+                    })))
+                }
+                "In" => Ok(None),
                 "AddDate" => {
                     want(3)?;
                     let n: Vec<i64> = args.iter().map(i).collect();
@@ -770,6 +845,7 @@ pub(super) fn member(o: &Obj, name: &str, args: &[Value]) -> Result<Option<Value
                         "Second" => int(c.sec),
                         "Nanosecond" => int(i64::from(t.nsec)),
                         "YearDay" => int(c.yday),
+                        "Weekday" => Ok(Some(Value::str(gotime::weekday_name(c.weekday)))),
                         "IsZero" => Ok(Some(Value::Bool(t.is_zero()))),
                         "UTC" => Ok(Some(time_value(t.in_loc(&gotime::Loc::Utc)))),
                         "Local" => Ok(Some(time_value(t.in_loc(&gotime::Loc::Local)))),

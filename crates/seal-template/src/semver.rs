@@ -128,6 +128,38 @@ impl Version {
         s
     }
 
+    /// `IncMajor`, `IncMinor`, `IncPatch` (`kind` names the method).
+    pub(super) fn inc(&self, kind: &str) -> Version {
+        let mut n = self.clone();
+        n.metadata.clear();
+        match kind {
+            "IncMajor" => {
+                n.pre.clear();
+                n.major += 1;
+                n.minor = 0;
+                n.patch = 0;
+            }
+            "IncMinor" => {
+                n.pre.clear();
+                n.minor += 1;
+                n.patch = 0;
+            }
+            _ => {
+                if self.pre.is_empty() {
+                    n.patch += 1;
+                }
+                n.pre.clear();
+            }
+        }
+        let v = if self.original.starts_with('v') {
+            "v"
+        } else {
+            ""
+        };
+        n.original = format!("{v}{}", n.string());
+        n
+    }
+
     /// `Compare`: -1, 0 or 1 (metadata is ignored).
     pub(super) fn compare(&self, o: &Version) -> i64 {
         let c = (self.major, self.minor, self.patch).cmp(&(o.major, o.minor, o.patch));

@@ -83,7 +83,13 @@ pub(super) enum Value {
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Obj {
     Time(super::gotime::GoTime),
+    /// `*semver.Version` (what `semver` returns).
     Version(super::semver::Version),
+    /// `semver.Version`, by value (what its `Inc…` methods return): the
+    /// pointer-receiver methods (`Original`, `LessThan`, …) are out of reach.
+    VersionValue(super::semver::Version),
+    /// `time.Duration`, printed by its `String()`.
+    Duration(i64),
     /// `certificate{Cert, Key string}`.
     Cert {
         cert: Rc<str>,
@@ -96,6 +102,8 @@ impl Obj {
         match self {
             Obj::Time(_) => "time.Time",
             Obj::Version(_) => "*semver.Version",
+            Obj::VersionValue(_) => "semver.Version",
+            Obj::Duration(_) => "time.Duration",
             Obj::Cert { .. } => "sprig.certificate",
         }
     }
@@ -104,7 +112,8 @@ impl Obj {
     pub(super) fn display(&self) -> String {
         match self {
             Obj::Time(t) => t.string(),
-            Obj::Version(v) => v.string(),
+            Obj::Version(v) | Obj::VersionValue(v) => v.string(),
+            Obj::Duration(d) => super::gotime::duration_string(*d),
             Obj::Cert { cert, key } => format!("{{{cert} {key}}}"),
         }
     }
@@ -210,6 +219,7 @@ impl Value {
             Value::Map(..) => "map",
             Value::Obj(o) => match **o {
                 Obj::Version(_) => "ptr",
+                Obj::Duration(_) => "int64",
                 _ => "struct",
             },
         }
@@ -776,7 +786,10 @@ fn json_write(
                 &super::gotime::format(t, "2006-01-02T15:04:05.999999999Z07:00"),
                 html,
             ),
-            Obj::Version(v) => json_string(out, &v.string(), html),
+            Obj::Version(v) | Obj::VersionValue(v) => json_string(out, &v.string(), html),
+            Obj::Duration(d) => {
+                let _ = write!(out, "{d}");
+            }
             Obj::Cert { cert, key } => {
                 let m: BTreeMap<String, Value> = [
                     ("Cert".to_owned(), Value::Str(cert.clone())),
