@@ -155,7 +155,7 @@ impl GoTime {
 
     /// The civil fields in the time's own zone.
     pub(super) fn civil(&self) -> Civil {
-        Civil::from_unix(self.secs + i64::from(self.offset))
+        Civil::from_unix(self.secs.saturating_add(i64::from(self.offset)))
     }
 
     /// `t.IsZero()`.
@@ -182,19 +182,19 @@ impl GoTime {
     pub(super) fn add_date(&self, years: i64, months: i64, days: i64) -> GoTime {
         let c = self.civil();
         let local = Civil::to_unix(
-            c.year + years,
-            c.month + months,
-            c.day + days,
+            c.year.saturating_add(years),
+            c.month.saturating_add(months),
+            c.day.saturating_add(days),
             c.hour,
             c.min,
             c.sec,
         );
         let mut t = self.clone();
-        t.secs = local - i64::from(self.offset);
+        t.secs = local.saturating_sub(i64::from(self.offset));
         if let Loc::Named(name) = &self.loc
             && let Some((off, abbr)) = zone_at(name, t.secs)
         {
-            t.secs = local - i64::from(off);
+            t.secs = local.saturating_sub(i64::from(off));
             t.offset = off;
             t.abbr = Rc::from(abbr);
         }
@@ -302,11 +302,14 @@ impl Civil {
 
     /// Local seconds of a date whose fields may be out of range (Go normalises).
     fn to_unix(year: i64, month: i64, day: i64, hour: i64, min: i64, sec: i64) -> i64 {
-        let m0 = month - 1;
-        let year = year + m0.div_euclid(12);
+        // Far outside any real date the result saturates instead of overflowing.
+        let clamp = |v: i64| v.clamp(-(1 << 40), 1 << 40);
+        let m0 = clamp(month) - 1;
+        let year = clamp(year) + m0.div_euclid(12);
         let month = m0.rem_euclid(12) + 1;
-        let days = days_from_civil(year, month, 1) + day - 1;
-        days * 86_400 + hour * 3600 + min * 60 + sec
+        let days = days_from_civil(year, month, 1) + clamp(day) - 1;
+        days.saturating_mul(86_400)
+            .saturating_add(hour * 3600 + min * 60 + sec)
     }
 }
 
