@@ -126,7 +126,7 @@ def sealed_manifests(ns, count):
         }))
     seal = os.environ.get("SEAL_KUBECTL_SEAL", f"{ROOT}/target/release/kubectl-seal")
     r = subprocess.run([seal, "--cert", f"{ROOT}/testdata/keys/rsa4096.crt", "-o", "yaml"],
-                       input="\n---\n".join(secrets), capture_output=True, text=True)
+                       input="\n".join(secrets), capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"error: kubectl-seal: {r.stderr.strip()}")
     return r.stdout
