@@ -31,6 +31,7 @@
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 
 mod b64;
+mod goyaml;
 mod keyring;
 mod manifest;
 #[cfg(test)]
@@ -43,9 +44,8 @@ mod unseal;
 pub use b64::{Base64Error, decode as decode_base64, encode as encode_base64};
 pub use keyring::{KeyEntry, Keyring};
 pub use manifest::{
-    Format, MAX_INPUT_BYTES, read_documents, read_sealed_secrets, read_secrets,
-    sealed_secret_to_string, to_value, to_yaml_string, with_null_creation_timestamps,
-    write_document,
+    Format, MAX_INPUT_BYTES, go_shape, read_documents, read_sealed_secrets, read_secrets,
+    sealed_secret_to_string, to_value, to_yaml_string, write_document,
 };
 pub use resource::{
     SealedSecret, SealedSecretCondition, SealedSecretSpec, SealedSecretStatus, SecretTemplateSpec,
@@ -62,6 +62,10 @@ pub use unseal::{
 pub use k8s_openapi;
 pub use seal_crypto as crypto;
 
+/// The upstream release whose wire format, flags, output bytes and error texts this project
+/// reproduces, and which it was checked against; both programs print it in `--version` as
+/// upstream does (`kubeseal version: …`, `controller version: …`).
+pub const UPSTREAM_VERSION: &str = "v0.36.6";
 /// Upstream's annotation and label prefix.
 pub const UPSTREAM_PREFIX: &str = "sealedsecrets.bitnami.com/";
 /// Top-level annotation: sealed for any name in the namespace.
