@@ -96,7 +96,9 @@ mod backend;
 mod cert;
 mod error;
 mod format;
+mod hybrid;
 mod keys;
+mod mlkem;
 mod oaep;
 mod pem;
 
@@ -105,10 +107,14 @@ mod regressions;
 #[cfg(test)]
 mod test_support;
 
-pub use cert::{CertParams, Certificate, key_secret_data};
+pub use cert::{
+    CertParams, Certificate, MLKEM_SEED_DATA_KEY, PQ_KEY_EXTENSION_OID, key_secret_data,
+};
 pub use error::{Error, Result};
 pub use format::{Opened, open, rsa_block_len, seal, seal_with_rng};
+pub use hybrid::{is_hybrid, seal_hybrid, seal_hybrid_with_rng};
 pub use keys::{PrivateKey, PublicKey};
+pub use mlkem::MlKemPublicKey;
 /// The backend the public API runs on: `"aws-lc"` (aws-lc-rs, constant-time) or
 /// `"pure-rust"` (the `rsa` and `aes-gcm` crates). With both features on it is `"aws-lc"`.
 /// Lets a program assert, or report, which one it was built with (the controller must decrypt
