@@ -18,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, Event};
-use seal_api::crypto::{CertParams, Certificate, PrivateKey, key_secret_data};
+use seal_api::crypto::{CertParams, Certificate, MLKEM_SEED_DATA_KEY, PrivateKey, key_secret_data};
 use seal_api::{KEY_ACTIVE, KeyEntry, Keyring, LABEL_SEALED_SECRETS_KEY};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
@@ -57,6 +57,16 @@ pub enum KeyError {
     /// The certificate is for another key.
     #[error("the certificate in tls.crt does not belong to the private key in tls.key")]
     Mismatch,
+    /// The ML-KEM-768 seed is not usable.
+    #[error("failed to read the ML-KEM-768 seed in {MLKEM_SEED_DATA_KEY}")]
+    MlKemSeed(#[source] seal_api::crypto::Error),
+    /// The certificate's ML-KEM key extension does not verify.
+    #[error("failed to read the ML-KEM-768 key in tls.crt")]
+    MlKemCertificate(#[source] seal_api::crypto::Error),
+    /// The certificate carries another ML-KEM key than the seed's, or the seed has no
+    /// certificate extension to be served with.
+    #[error("the ML-KEM-768 key in tls.crt does not belong to the seed in {MLKEM_SEED_DATA_KEY}")]
+    MlKemMismatch,
 }
 
 /// The keys the controller can unseal with, shared between the key manager, the reconciler and
@@ -235,6 +245,7 @@ fn parse_key_secret(secret: &Secret, order: KeyOrder) -> Result<KeyEntry, KeyErr
     if *cert.public_key() != key.public_key() {
         return Err(KeyError::Mismatch);
     }
+    let key = with_mlkem_half(key, &cert, secret)?;
     let order_time = match order {
         KeyOrder::CertNotBefore => cert.not_before(),
         KeyOrder::SecretCreationTimestamp => secret
@@ -249,6 +260,36 @@ fn parse_key_secret(secret: &Secret, order: KeyOrder) -> Result<KeyEntry, KeyErr
         order_time,
         secret_ref(&secret.metadata),
     ))
+}
+
+/// Adds the ML-KEM-768 half from the `mlkem768.seed` item, checking it against the ML-KEM key
+/// of the certificate's extension (whose RSA self-signature is checked): a key is served and
+/// used whole or not at all. Without either, the key is classical only (an upstream key).
+fn with_mlkem_half(
+    key: PrivateKey,
+    cert: &Certificate,
+    secret: &Secret,
+) -> Result<PrivateKey, KeyError> {
+    let seed = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(MLKEM_SEED_DATA_KEY))
+        .map(|b| b.0.as_slice())
+        .filter(|b| !b.is_empty());
+    let served = cert
+        .mlkem_public_key()
+        .map_err(KeyError::MlKemCertificate)?;
+    match (seed, served) {
+        (None, None) => Ok(key),
+        (None, Some(_)) => Err(KeyError::Missing(MLKEM_SEED_DATA_KEY)),
+        (Some(seed), served) => {
+            let key = key.with_mlkem_seed(seed).map_err(KeyError::MlKemSeed)?;
+            if served.as_ref() != key.mlkem_public_key() {
+                return Err(KeyError::MlKemMismatch);
+            }
+            Ok(key)
+        }
+    }
 }
 
 /// The controller namespace: `$POD_NAMESPACE`, else the service account's namespace file, else
@@ -292,6 +333,13 @@ pub fn new_key_secret(key: &PrivateKey, cert: &Certificate, cfg: &Config) -> Sec
     labels.insert(LABEL_SEALED_SECRETS_KEY.to_owned(), KEY_ACTIVE.to_owned());
     let annotations = cfg.privatekey_annotations.clone();
     let (tls_key, tls_crt) = key_secret_data(key, cert);
+    let mut data = BTreeMap::from([
+        (TLS_KEY.to_owned(), ByteString(tls_key.as_bytes().to_vec())),
+        (TLS_CERT.to_owned(), ByteString(tls_crt.into_bytes())),
+    ]);
+    if let Some(seed) = key.mlkem_seed() {
+        data.insert(MLKEM_SEED_DATA_KEY.to_owned(), ByteString(seed.to_vec()));
+    }
     Secret {
         metadata: ObjectMeta {
             generate_name: Some(cfg.key_prefix.clone()),
@@ -300,10 +348,7 @@ pub fn new_key_secret(key: &PrivateKey, cert: &Certificate, cfg: &Config) -> Sec
             ..ObjectMeta::default()
         },
         type_: Some(SECRET_TYPE_TLS.to_owned()),
-        data: Some(BTreeMap::from([
-            (TLS_KEY.to_owned(), ByteString(tls_key.as_bytes().to_vec())),
-            (TLS_CERT.to_owned(), ByteString(tls_crt.into_bytes())),
-        ])),
+        data: Some(data),
         ..Secret::default()
     }
 }
@@ -349,7 +394,9 @@ pub async fn generate_key_pair(cfg: &Config) -> anyhow::Result<(PrivateKey, Cert
     };
     tokio::task::spawn_blocking(move || -> anyhow::Result<(PrivateKey, Certificate)> {
         let key = PrivateKey::generate(bits)
-            .with_context(|| format!("failed to generate a {bits}-bit RSA key (--key-size)"))?;
+            .with_context(|| format!("failed to generate a {bits}-bit RSA key (--key-size)"))?
+            .with_new_mlkem()
+            .context("failed to generate the key's ML-KEM-768 half")?;
         let cert = Certificate::self_signed(&key, &params)
             .context("failed to create the key's certificate")?;
         Ok((key, cert))
