@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod fake_api;
+mod pq;
 
 use std::collections::BTreeMap;
 use std::io::Write;

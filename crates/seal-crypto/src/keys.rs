@@ -366,7 +366,7 @@ impl PrivateKey {
     ///
     /// # Errors
     ///
-    /// [`Error::BadKey`] if the seed is not 64 bytes or the backend refuses the key.
+    /// [`Error::BadMlKemKey`] if the seed is not 64 bytes or the backend refuses the key.
     pub fn with_mlkem_seed(mut self, seed: &[u8]) -> Result<Self> {
         self.mlkem = Some(MlKemPrivate::from_seed(seed)?);
         Ok(self)
@@ -376,7 +376,7 @@ impl PrivateKey {
     ///
     /// # Errors
     ///
-    /// [`Error::BadKey`] if the backend refuses the generated key.
+    /// [`Error::BadMlKemKey`] if the backend refuses the generated key.
     pub fn with_new_mlkem(mut self) -> Result<Self> {
         self.mlkem = Some(MlKemPrivate::generate()?);
         Ok(self)

@@ -51,7 +51,7 @@ impl MlKemPublicKey {
     ///
     /// # Errors
     ///
-    /// [`Error::BadKey`] for another length or a key that fails the check.
+    /// [`Error::BadMlKemKey`] for another length or a key that fails the check.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         parse_ek(bytes)?;
         Ok(Self {
@@ -71,10 +71,12 @@ impl MlKemPublicKey {
 }
 
 pub(crate) fn parse_ek(bytes: &[u8]) -> Result<ml_kem::ml_kem_768::EncapsulationKey> {
-    let array = Array::try_from(bytes)
-        .map_err(|_| Error::bad_key("an ML-KEM-768 encapsulation key is 1184 bytes"))?;
-    ml_kem::ml_kem_768::EncapsulationKey::new(&array)
-        .map_err(|_| Error::bad_key("the ML-KEM-768 encapsulation key fails the FIPS 203 check"))
+    let array = Array::try_from(bytes).map_err(|_| Error::BadMlKemKey {
+        context: "an encapsulation key is 1184 bytes",
+    })?;
+    ml_kem::ml_kem_768::EncapsulationKey::new(&array).map_err(|_| Error::BadMlKemKey {
+        context: "the encapsulation key fails the FIPS 203 modulus check",
+    })
 }
 
 /// FIPS 203 `ML-KEM.KeyGen_internal(d, z)` from the 64-byte seed, by `ml-kem`.
@@ -104,9 +106,9 @@ pub(crate) struct MlKemPrivate {
 
 impl MlKemPrivate {
     pub(crate) fn from_seed(seed: &[u8]) -> Result<Self> {
-        let seed: [u8; SEED_LEN] = seed
-            .try_into()
-            .map_err(|_| Error::bad_key("an ML-KEM-768 seed is 64 bytes (d ‖ z)"))?;
+        let seed: [u8; SEED_LEN] = seed.try_into().map_err(|_| Error::BadMlKemKey {
+            context: "a seed is 64 bytes (d ‖ z)",
+        })?;
         let seed = Zeroizing::new(seed);
         let expanded = expand(&seed);
         let public = MlKemPublicKey {
@@ -170,7 +172,7 @@ mod tests {
     fn bad_seeds_and_public_keys_are_refused() {
         assert!(matches!(
             MlKemPrivate::from_seed(&[0u8; 63]),
-            Err(Error::BadKey { .. })
+            Err(Error::BadMlKemKey { .. })
         ));
         assert!(MlKemPublicKey::from_bytes(&[0u8; 10]).is_err());
         // Coefficients of 0xfff are above q = 3329: the FIPS 203 modulus check refuses them.

@@ -145,7 +145,9 @@ impl KemKey {
         let mut bytes = ml_kem::ExpandedKeyEncoding::to_expanded_bytes(&expanded);
         let dk = aws_lc_rs::kem::DecapsulationKey::new(&aws_lc_rs::kem::ML_KEM_768, &bytes);
         bytes.as_mut_slice().zeroize();
-        let dk = dk.map_err(|e| Error::bad_key_from("aws-lc-rs rejected the ML-KEM key", e))?;
+        let dk = dk.map_err(|_| Error::BadMlKemKey {
+            context: "aws-lc-rs rejected the decapsulation key",
+        })?;
         Ok(Self { dk })
     }
 
@@ -167,7 +169,9 @@ pub(crate) fn kem_encapsulate(
     ek: &crate::MlKemPublicKey,
 ) -> Result<(Vec<u8>, crate::mlkem::SharedSecret)> {
     let ek = aws_lc_rs::kem::EncapsulationKey::new(&aws_lc_rs::kem::ML_KEM_768, ek.as_bytes())
-        .map_err(|e| Error::bad_key_from("aws-lc-rs rejected the ML-KEM public key", e))?;
+        .map_err(|_| Error::BadMlKemKey {
+            context: "aws-lc-rs rejected the encapsulation key",
+        })?;
     let (ct, ss) = ek.encapsulate().map_err(|_| Error::Encrypt)?;
     let mut out = Zeroizing::new([0u8; crate::mlkem::SS_LEN]);
     if ss.as_ref().len() != out.len() {
