@@ -808,6 +808,115 @@ mod tests {
         );
     }
 
+    fn seed_of(stem: &str) -> Vec<u8> {
+        let hex = fixture_str(&format!("{stem}.mlkem768.seed"));
+        let hex = hex.trim();
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    fn hybrid_secret(crt: &str, seed: Option<Vec<u8>>) -> Secret {
+        let mut secret = key_secret("pq", "rsa4096.key", crt);
+        if let Some(seed) = seed {
+            secret
+                .data
+                .as_mut()
+                .expect("data")
+                .insert(MLKEM_SEED_DATA_KEY.to_owned(), ByteString(seed));
+        }
+        secret
+    }
+
+    #[test]
+    fn a_key_secret_with_a_seed_and_a_hybrid_certificate_opens_both_formats() {
+        let entry = parse_key_secret(
+            &hybrid_secret("rsa4096-pq.crt", Some(seed_of("rsa4096"))),
+            KeyOrder::CertNotBefore,
+        )
+        .expect("loads");
+        assert!(entry.key().mlkem_public_key().is_some());
+        let pq = entry
+            .certificate()
+            .expect("cert")
+            .mlkem_public_key()
+            .expect("verifies");
+        assert_eq!(pq.as_ref(), entry.key().mlkem_public_key());
+        let key = entry.key();
+        for sealed in [
+            seal_api::crypto::seal(&key.public_key(), b"ns/n", b"classical").expect("seals"),
+            seal_api::crypto::seal_hybrid(
+                &key.public_key(),
+                pq.as_ref().expect("pq"),
+                b"ns/n",
+                b"hybrid",
+            )
+            .expect("seals"),
+        ] {
+            assert!(seal_api::crypto::open(&[key], b"ns/n", &sealed).is_ok());
+        }
+    }
+
+    #[test]
+    fn seed_and_certificate_must_agree() {
+        let order = KeyOrder::CertNotBefore;
+        // A certificate serving an ML-KEM key whose seed is missing: users would seal to a key
+        // nobody can open, so the key Secret is refused.
+        assert!(matches!(
+            parse_key_secret(&hybrid_secret("rsa4096-pq.crt", None), order),
+            Err(KeyError::Missing(MLKEM_SEED_DATA_KEY))
+        ));
+        // Another key's seed.
+        assert!(matches!(
+            parse_key_secret(
+                &hybrid_secret("rsa4096-pq.crt", Some(seed_of("rsa4096-b"))),
+                order
+            ),
+            Err(KeyError::MlKemMismatch)
+        ));
+        // A seed, but a certificate without the extension.
+        assert!(matches!(
+            parse_key_secret(
+                &hybrid_secret("rsa4096.crt", Some(seed_of("rsa4096"))),
+                order
+            ),
+            Err(KeyError::MlKemMismatch)
+        ));
+        let err = parse_key_secret(&hybrid_secret("rsa4096-pq.crt", Some(vec![1; 10])), order)
+            .err()
+            .expect("refused");
+        assert!(matches!(err, KeyError::MlKemSeed(_)));
+        assert_eq!(
+            err.to_string(),
+            "failed to read the ML-KEM-768 seed in mlkem768.seed"
+        );
+        // Upstream's shape (no seed, no extension) still loads, classical only.
+        let classical =
+            parse_key_secret(&hybrid_secret("rsa4096.crt", None), order).expect("loads");
+        assert!(classical.key().mlkem_public_key().is_none());
+    }
+
+    #[test]
+    fn new_key_secrets_carry_the_seed_and_load_back_whole() {
+        let key = PrivateKey::from_pem(&fixture_str("rsa2048.key"))
+            .expect("key")
+            .with_mlkem_seed(&[5u8; 64])
+            .expect("seed");
+        let params = CertParams {
+            common_name: String::new(),
+            not_before: SystemTime::now(),
+            validity: Duration::from_secs(3600),
+        };
+        let cert = Certificate::self_signed(&key, &params).expect("signs");
+        let mut secret = new_key_secret(&key, &cert, &cfg(&[]));
+        let data = secret.data.as_ref().expect("data");
+        assert_eq!(data[MLKEM_SEED_DATA_KEY].0, vec![5u8; 64]);
+        secret.metadata.name = Some("generated".to_owned());
+        let loaded = parse_key_secret(&secret, KeyOrder::CertNotBefore).expect("loads");
+        assert_eq!(loaded.key().mlkem_public_key(), key.mlkem_public_key());
+    }
+
     #[test]
     fn pkcs1_and_pkcs8_key_secrets_load() {
         let store = KeyStore::new();
