@@ -512,7 +512,12 @@ async fn rotate_keeps_each_items_format_and_upgrades_only_when_asked() {
     // Without the ML-KEM half, the same RSA key cannot open hybrid items.
     let classical = app_with(hybrid_store(false), &["--rate-limit=0"]);
     let (status, _, body) = call(&classical.router, post("/v1/verify", json.clone())).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
 
     // A newer key without an ML-KEM half: hybrid items are refused, never downgraded.
     let store = hybrid_store(true);
