@@ -3,7 +3,8 @@
 //! A key Secret lives in the controller namespace, has type `kubernetes.io/tls`, holds a PEM
 //! RSA key in `tls.key` and its certificate in `tls.crt`, and is labelled
 //! `sealedsecrets.bitnami.com/sealed-secrets-key: active` (or is the legacy Secret named exactly
-//! `--key-prefix`). [`KeyStore`] holds the parsed keys, newest first; [`run_key_manager`] keeps it
+//! `--key-prefix`). Keys generated here also hold an ML-KEM-768 seed in `mlkem768.seed` (their
+//! certificate carries the matching public key; see docs/pq.md). [`KeyStore`] holds the parsed keys, newest first; [`run_key_manager`] keeps it
 //! in step with the cluster and, on the leader, generates keys. Keys are never deleted.
 
 use std::collections::{BTreeMap, HashSet};

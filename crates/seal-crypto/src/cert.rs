@@ -602,6 +602,21 @@ mod tests {
         assert_eq!(again.mlkem_public_key().expect("verifies"), Some(pq));
     }
 
+    #[cfg(all(feature = "aws-lc", feature = "pure-rust"))]
+    #[test]
+    fn both_backends_verify_the_self_signature_and_refuse_a_bad_one() {
+        use crate::backend::{aws, rust};
+        let (_, cert) = hybrid_cert();
+        let (tbs, sig) = (cert.tbs_der(), cert.signature().to_vec());
+        let mut bad = sig.clone();
+        bad[10] ^= 1;
+        for verify in [aws::verify_pkcs1_sha256, rust::verify_pkcs1_sha256] {
+            assert!(verify(cert.public_key(), &tbs, &sig));
+            assert!(!verify(cert.public_key(), &tbs, &bad));
+            assert!(!verify(cert.public_key(), b"other", &sig));
+        }
+    }
+
     #[test]
     fn classical_certificates_have_no_mlkem_key() {
         for stem in ["rsa2048", "rsa4096", "rsa4096-b"] {
