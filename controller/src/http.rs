@@ -529,6 +529,11 @@ async fn verify(State(app): State<AppState>, req: Request) -> Response {
 }
 
 async fn rotate(State(app): State<AppState>, req: Request) -> Response {
+    // `?pq=true` (what `kubectl seal reencrypt --pq` sends): upgrade classical items too.
+    let upgrade_pq = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "pq=true" || p == "pq"));
     let body = match limited_body(&app, req).await {
         Ok(b) => b,
         Err(resp) => return resp,
@@ -538,7 +543,8 @@ async fn rotate(State(app): State<AppState>, req: Request) -> Response {
         Err(msg) => return text(StatusCode::BAD_REQUEST, format!("{msg}\n")),
     };
     let ring = app.http.keys.keyring();
-    match rsa_work(&app, "rotate", move || reseal(ss, &ring, MAX_RSA_ATTEMPTS)).await {
+    let work = move || reseal_with(ss, &ring, MAX_RSA_ATTEMPTS, upgrade_pq);
+    match rsa_work(&app, "rotate", work).await {
         Ok(Ok(ss)) => match serde_json::to_string(&ss) {
             Ok(json) => (
                 StatusCode::OK,
@@ -592,9 +598,26 @@ enum Resealed {
 /// [`ResealError::NoKey`] without keys; [`ResealError::Unseal`] naming each value that does
 /// not open.
 pub fn reseal(
+    ss: SealedSecret,
+    ring: &Keyring,
+    max_rsa_attempts: usize,
+) -> Result<SealedSecret, ResealError> {
+    reseal_with(ss, ring, max_rsa_attempts, false)
+}
+
+/// [`reseal`], keeping each value's format: a value sealed post-quantum (hybrid) is resealed
+/// hybrid, a classical one classically unless `upgrade_pq`, which reseals it hybrid too
+/// (docs/pq.md). A hybrid value already under the newest key stays unchanged; one that would
+/// have to lose its ML-KEM half (the newest key has none) fails instead of being downgraded.
+///
+/// # Errors
+///
+/// As [`reseal`].
+pub fn reseal_with(
     mut ss: SealedSecret,
     ring: &Keyring,
     max_rsa_attempts: usize,
+    upgrade_pq: bool,
 ) -> Result<SealedSecret, ResealError> {
     let Some(newest) = ring.newest() else {
         return Err(ResealError::NoKey);
@@ -612,6 +635,7 @@ pub fn reseal(
     let mut order: Vec<&KeyEntry> = ring.ordered(&hints);
     let mut attempts_left = max_rsa_attempts;
     let newest_public = newest.key().public_key();
+    let newest_pq = newest.key().mlkem_public_key();
 
     let mut reseal_one = |text: &str| -> Result<Resealed, String> {
         let ciphertext = seal_api::decode_base64(text).map_err(|e| e.to_string())?;
@@ -633,10 +657,21 @@ pub fn reseal(
         attempts_left -= opened.key_index + 1;
         let entry = order.remove(opened.key_index);
         order.insert(0, entry);
-        if entry.id() == newest.id() {
+        let was_hybrid = seal_api::crypto::is_hybrid(&ciphertext);
+        let hybrid = was_hybrid || upgrade_pq;
+        if entry.id() == newest.id() && was_hybrid == hybrid {
             return Ok(Resealed::Unchanged);
         }
-        let sealed = seal_api::crypto::seal(&newest_public, &label, &opened.plaintext)
+        let pq = match (hybrid, newest_pq) {
+            (false, _) => None,
+            (true, Some(pq)) => Some(pq),
+            (true, None) => {
+                return Err(
+                    "cannot seal post-quantum: the newest key has no ML-KEM-768 key".to_owned(),
+                );
+            }
+        };
+        let sealed = seal_api::seal_value(&newest_public, pq, &label, &opened.plaintext)
             .map_err(|e| format!("cannot seal with the newest key: {e}"))?;
         Ok(Resealed::New(seal_api::encode_base64(&sealed)))
     };

@@ -3,7 +3,8 @@
 //! A key Secret lives in the controller namespace, has type `kubernetes.io/tls`, holds a PEM
 //! RSA key in `tls.key` and its certificate in `tls.crt`, and is labelled
 //! `sealedsecrets.bitnami.com/sealed-secrets-key: active` (or is the legacy Secret named exactly
-//! `--key-prefix`). [`KeyStore`] holds the parsed keys, newest first; [`run_key_manager`] keeps it
+//! `--key-prefix`). Keys generated here also hold an ML-KEM-768 seed in `mlkem768.seed` (their
+//! certificate carries the matching public key; see docs/pq.md). [`KeyStore`] holds the parsed keys, newest first; [`run_key_manager`] keeps it
 //! in step with the cluster and, on the leader, generates keys. Keys are never deleted.
 
 use std::collections::{BTreeMap, HashSet};
@@ -18,7 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, Event};
-use seal_api::crypto::{CertParams, Certificate, PrivateKey, key_secret_data};
+use seal_api::crypto::{CertParams, Certificate, MLKEM_SEED_DATA_KEY, PrivateKey, key_secret_data};
 use seal_api::{KEY_ACTIVE, KeyEntry, Keyring, LABEL_SEALED_SECRETS_KEY};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
@@ -57,6 +58,16 @@ pub enum KeyError {
     /// The certificate is for another key.
     #[error("the certificate in tls.crt does not belong to the private key in tls.key")]
     Mismatch,
+    /// The ML-KEM-768 seed is not usable.
+    #[error("failed to read the ML-KEM-768 seed in {MLKEM_SEED_DATA_KEY}")]
+    MlKemSeed(#[source] seal_api::crypto::Error),
+    /// The certificate's ML-KEM key extension does not verify.
+    #[error("failed to read the ML-KEM-768 key in tls.crt")]
+    MlKemCertificate(#[source] seal_api::crypto::Error),
+    /// The certificate carries another ML-KEM key than the seed's, or the seed has no
+    /// certificate extension to be served with.
+    #[error("the ML-KEM-768 key in tls.crt does not belong to the seed in {MLKEM_SEED_DATA_KEY}")]
+    MlKemMismatch,
 }
 
 /// The keys the controller can unseal with, shared between the key manager, the reconciler and
@@ -235,6 +246,7 @@ fn parse_key_secret(secret: &Secret, order: KeyOrder) -> Result<KeyEntry, KeyErr
     if *cert.public_key() != key.public_key() {
         return Err(KeyError::Mismatch);
     }
+    let key = with_mlkem_half(key, &cert, secret)?;
     let order_time = match order {
         KeyOrder::CertNotBefore => cert.not_before(),
         KeyOrder::SecretCreationTimestamp => secret
@@ -249,6 +261,36 @@ fn parse_key_secret(secret: &Secret, order: KeyOrder) -> Result<KeyEntry, KeyErr
         order_time,
         secret_ref(&secret.metadata),
     ))
+}
+
+/// Adds the ML-KEM-768 half from the `mlkem768.seed` item, checking it against the ML-KEM key
+/// of the certificate's extension (whose RSA self-signature is checked): a key is served and
+/// used whole or not at all. Without either, the key is classical only (an upstream key).
+fn with_mlkem_half(
+    key: PrivateKey,
+    cert: &Certificate,
+    secret: &Secret,
+) -> Result<PrivateKey, KeyError> {
+    let seed = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(MLKEM_SEED_DATA_KEY))
+        .map(|b| b.0.as_slice())
+        .filter(|b| !b.is_empty());
+    let served = cert
+        .mlkem_public_key()
+        .map_err(KeyError::MlKemCertificate)?;
+    match (seed, served) {
+        (None, None) => Ok(key),
+        (None, Some(_)) => Err(KeyError::Missing(MLKEM_SEED_DATA_KEY)),
+        (Some(seed), served) => {
+            let key = key.with_mlkem_seed(seed).map_err(KeyError::MlKemSeed)?;
+            if served.as_ref() != key.mlkem_public_key() {
+                return Err(KeyError::MlKemMismatch);
+            }
+            Ok(key)
+        }
+    }
 }
 
 /// The controller namespace: `$POD_NAMESPACE`, else the service account's namespace file, else
@@ -292,6 +334,13 @@ pub fn new_key_secret(key: &PrivateKey, cert: &Certificate, cfg: &Config) -> Sec
     labels.insert(LABEL_SEALED_SECRETS_KEY.to_owned(), KEY_ACTIVE.to_owned());
     let annotations = cfg.privatekey_annotations.clone();
     let (tls_key, tls_crt) = key_secret_data(key, cert);
+    let mut data = BTreeMap::from([
+        (TLS_KEY.to_owned(), ByteString(tls_key.as_bytes().to_vec())),
+        (TLS_CERT.to_owned(), ByteString(tls_crt.into_bytes())),
+    ]);
+    if let Some(seed) = key.mlkem_seed() {
+        data.insert(MLKEM_SEED_DATA_KEY.to_owned(), ByteString(seed.to_vec()));
+    }
     Secret {
         metadata: ObjectMeta {
             generate_name: Some(cfg.key_prefix.clone()),
@@ -300,10 +349,7 @@ pub fn new_key_secret(key: &PrivateKey, cert: &Certificate, cfg: &Config) -> Sec
             ..ObjectMeta::default()
         },
         type_: Some(SECRET_TYPE_TLS.to_owned()),
-        data: Some(BTreeMap::from([
-            (TLS_KEY.to_owned(), ByteString(tls_key.as_bytes().to_vec())),
-            (TLS_CERT.to_owned(), ByteString(tls_crt.into_bytes())),
-        ])),
+        data: Some(data),
         ..Secret::default()
     }
 }
@@ -349,7 +395,9 @@ pub async fn generate_key_pair(cfg: &Config) -> anyhow::Result<(PrivateKey, Cert
     };
     tokio::task::spawn_blocking(move || -> anyhow::Result<(PrivateKey, Certificate)> {
         let key = PrivateKey::generate(bits)
-            .with_context(|| format!("failed to generate a {bits}-bit RSA key (--key-size)"))?;
+            .with_context(|| format!("failed to generate a {bits}-bit RSA key (--key-size)"))?
+            .with_new_mlkem()
+            .context("failed to generate the key's ML-KEM-768 half")?;
         let cert = Certificate::self_signed(&key, &params)
             .context("failed to create the key's certificate")?;
         Ok((key, cert))
@@ -759,6 +807,115 @@ mod tests {
             is_key_secret(&with_label(name, label), "sealed-secrets-key"),
             want
         );
+    }
+
+    fn seed_of(stem: &str) -> Vec<u8> {
+        let hex = fixture_str(&format!("{stem}.mlkem768.seed"));
+        let hex = hex.trim();
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    fn hybrid_secret(crt: &str, seed: Option<Vec<u8>>) -> Secret {
+        let mut secret = key_secret("pq", "rsa4096.key", crt);
+        if let Some(seed) = seed {
+            secret
+                .data
+                .as_mut()
+                .expect("data")
+                .insert(MLKEM_SEED_DATA_KEY.to_owned(), ByteString(seed));
+        }
+        secret
+    }
+
+    #[test]
+    fn a_key_secret_with_a_seed_and_a_hybrid_certificate_opens_both_formats() {
+        let entry = parse_key_secret(
+            &hybrid_secret("rsa4096-pq.crt", Some(seed_of("rsa4096"))),
+            KeyOrder::CertNotBefore,
+        )
+        .expect("loads");
+        assert!(entry.key().mlkem_public_key().is_some());
+        let pq = entry
+            .certificate()
+            .expect("cert")
+            .mlkem_public_key()
+            .expect("verifies");
+        assert_eq!(pq.as_ref(), entry.key().mlkem_public_key());
+        let key = entry.key();
+        for sealed in [
+            seal_api::crypto::seal(&key.public_key(), b"ns/n", b"classical").expect("seals"),
+            seal_api::crypto::seal_hybrid(
+                &key.public_key(),
+                pq.as_ref().expect("pq"),
+                b"ns/n",
+                b"hybrid",
+            )
+            .expect("seals"),
+        ] {
+            assert!(seal_api::crypto::open(&[key], b"ns/n", &sealed).is_ok());
+        }
+    }
+
+    #[test]
+    fn seed_and_certificate_must_agree() {
+        let order = KeyOrder::CertNotBefore;
+        // A certificate serving an ML-KEM key whose seed is missing: users would seal to a key
+        // nobody can open, so the key Secret is refused.
+        assert!(matches!(
+            parse_key_secret(&hybrid_secret("rsa4096-pq.crt", None), order),
+            Err(KeyError::Missing(MLKEM_SEED_DATA_KEY))
+        ));
+        // Another key's seed.
+        assert!(matches!(
+            parse_key_secret(
+                &hybrid_secret("rsa4096-pq.crt", Some(seed_of("rsa4096-b"))),
+                order
+            ),
+            Err(KeyError::MlKemMismatch)
+        ));
+        // A seed, but a certificate without the extension.
+        assert!(matches!(
+            parse_key_secret(
+                &hybrid_secret("rsa4096.crt", Some(seed_of("rsa4096"))),
+                order
+            ),
+            Err(KeyError::MlKemMismatch)
+        ));
+        let err = parse_key_secret(&hybrid_secret("rsa4096-pq.crt", Some(vec![1; 10])), order)
+            .err()
+            .expect("refused");
+        assert!(matches!(err, KeyError::MlKemSeed(_)));
+        assert_eq!(
+            err.to_string(),
+            "failed to read the ML-KEM-768 seed in mlkem768.seed"
+        );
+        // Upstream's shape (no seed, no extension) still loads, classical only.
+        let classical =
+            parse_key_secret(&hybrid_secret("rsa4096.crt", None), order).expect("loads");
+        assert!(classical.key().mlkem_public_key().is_none());
+    }
+
+    #[test]
+    fn new_key_secrets_carry_the_seed_and_load_back_whole() {
+        let key = PrivateKey::from_pem(&fixture_str("rsa2048.key"))
+            .expect("key")
+            .with_mlkem_seed(&[5u8; 64])
+            .expect("seed");
+        let params = CertParams {
+            common_name: String::new(),
+            not_before: SystemTime::now(),
+            validity: Duration::from_secs(3600),
+        };
+        let cert = Certificate::self_signed(&key, &params).expect("signs");
+        let mut secret = new_key_secret(&key, &cert, &cfg(&[]));
+        let data = secret.data.as_ref().expect("data");
+        assert_eq!(data[MLKEM_SEED_DATA_KEY].0, vec![5u8; 64]);
+        secret.metadata.name = Some("generated".to_owned());
+        let loaded = parse_key_secret(&secret, KeyOrder::CertNotBefore).expect("loads");
+        assert_eq!(loaded.key().mlkem_public_key(), key.mlkem_public_key());
     }
 
     #[test]

@@ -344,6 +344,96 @@ async fn a_key_is_generated_with_upstream_labels_and_its_cert_served() {
     eventually("readyz", 30, || http_get_ok(ctl.url("/readyz"))).await;
 }
 
+/// A generated key is hybrid; one SealedSecret mixing a `--pq` item and a classical item
+/// unseals on the real API server; and, when `SEAL_UPSTREAM_KUBESEAL` is set, upstream kubeseal
+/// seals with the certificate that carries the ML-KEM extension, and that unseals too.
+#[tokio::test]
+#[ignore = "needs a cluster: set SEAL_E2E_KUBECONFIG"]
+async fn a_generated_key_is_hybrid_and_mixed_hybrid_and_classical_items_unseal() {
+    let client = client().await;
+    apply_crd(&client).await;
+    let ns = TestNs::new(&client, "seal-e2e-pq").await;
+    let ctl = Controller::start(&ns.name, &["--key-renew-period=0"]);
+    let keys = eventually("a generated key", 120, || {
+        let client = client.clone();
+        let ns = ns.name.clone();
+        async move { Some(active_keys(&client, &ns).await).filter(|k| !k.is_empty()) }
+    })
+    .await;
+    assert_eq!(
+        item(&keys[0], seal_api::crypto::MLKEM_SEED_DATA_KEY).len(),
+        64,
+        "the key Secret holds the ML-KEM seed"
+    );
+    let pem = eventually("cert.pem", 30, || http_get_ok(ctl.url("/v1/cert.pem"))).await;
+    let cert = Certificate::from_pem(pem.as_bytes()).expect("served cert");
+    let pq = cert
+        .mlkem_public_key()
+        .expect("the self-signature verifies")
+        .expect("the served cert carries the ML-KEM key");
+
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "mixed", "namespace": ns.name},
+        "stringData": {"hybrid": "post-quantum value"},
+    }))
+    .expect("secret");
+    let opts = SealOptions {
+        pq: Some(pq),
+        ..SealOptions::default()
+    };
+    let mut v = serde_json::to_value(seal_secret(&secret, cert.public_key(), &opts).expect("seal"))
+        .expect("json");
+    let classical = seal_with(&pem, &ns.name, "mixed", "classical value");
+    v["spec"]["encryptedData"]["classical"] = classical["spec"]["encryptedData"]["value"].clone();
+    apply_ss(&client, &ns.name, v).await;
+    synced(&client, &ns.name, "mixed").await;
+    let s = get_secret(&client, &ns.name, "mixed")
+        .await
+        .expect("Secret");
+    assert_eq!(item(&s, "hybrid"), b"post-quantum value");
+    assert_eq!(item(&s, "classical"), b"classical value");
+
+    if let Ok(kubeseal) = std::env::var("SEAL_UPSTREAM_KUBESEAL") {
+        let dir = std::env::temp_dir().join(format!("seal-e2e-pq-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let cert_file = dir.join("cert.pem");
+        std::fs::write(&cert_file, &pem).expect("writes");
+        let input = dir.join("secret.json");
+        std::fs::write(
+            &input,
+            json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": "by-upstream", "namespace": ns.name},
+                   "stringData": {"value": "sealed by upstream kubeseal"}})
+            .to_string(),
+        )
+        .expect("writes");
+        let out = Command::new(kubeseal)
+            .arg("--cert")
+            .arg(&cert_file)
+            .arg("-f")
+            .arg(&input)
+            .output()
+            .expect("kubeseal runs");
+        assert!(
+            out.status.success(),
+            "upstream kubeseal refused the hybrid key's certificate: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        apply_ss(
+            &client,
+            &ns.name,
+            serde_json::from_slice(&out.stdout).expect("JSON"),
+        )
+        .await;
+        synced(&client, &ns.name, "by-upstream").await;
+        let s = get_secret(&client, &ns.name, "by-upstream")
+            .await
+            .expect("Secret");
+        assert_eq!(item(&s, "value"), b"sealed by upstream kubeseal");
+    }
+}
+
 async fn http_get_ok(url: String) -> Option<String> {
     http_get(&url)
         .await

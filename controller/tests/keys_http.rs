@@ -446,6 +446,97 @@ async fn rotate_leaves_items_under_the_newest_key_unchanged() {
     assert!(out["password"].starts_with("AQ"));
 }
 
+/// A store with the classical fixture key rsa2048 and, newest, rsa4096 with its ML-KEM half.
+fn hybrid_store(newest_hybrid: bool) -> KeyStore {
+    let store = store_of(&["rsa2048"]);
+    let mut secret = typed_key_secret("rsa4096", 1_800_000_000);
+    if newest_hybrid {
+        let data = secret.data.as_mut().expect("data");
+        data.insert(
+            "tls.crt".to_owned(),
+            k8s_openapi::ByteString(read("keys/rsa4096-pq.crt")),
+        );
+        let hex = String::from_utf8(read("keys/rsa4096.mlkem768.seed")).expect("text");
+        let hex = hex.trim();
+        let seed: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+            .collect();
+        data.insert(
+            seal_api::crypto::MLKEM_SEED_DATA_KEY.to_owned(),
+            k8s_openapi::ByteString(seed),
+        );
+    }
+    store
+        .apply_secret(&secret, KeyOrder::SecretCreationTimestamp)
+        .expect("loads");
+    store
+}
+
+fn is_hybrid_b64(text: &str) -> bool {
+    seal_api::crypto::is_hybrid(&seal_api::decode_base64(text).expect("base64"))
+}
+
+#[tokio::test]
+async fn rotate_keeps_each_items_format_and_upgrades_only_when_asked() {
+    let app = app_with(hybrid_store(true), &["--rate-limit=0"]);
+    let ring = app.state.keys.keyring();
+    let input = sealed("opaque.strict");
+    // Plain rotate: the items are already under the newest key and stay classical, unchanged.
+    let (status, _, body) = call(&app.router, post("/v1/rotate", input.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    let plain = parse_ss(&body);
+    assert_eq!(items(&plain), items(&parse_ss(&input)));
+
+    // ?pq=true: every item comes back hybrid and still unseals to the same data.
+    let (status, _, body) = call(&app.router, post("/v1/rotate?pq=true", input.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    let upgraded = parse_ss(&body);
+    assert!(items(&upgraded).values().all(|v| is_hybrid_b64(v)));
+    assert_eq!(
+        unsealed_data(&upgraded, &ring),
+        expected_data("opaque.strict")
+    );
+    // /v1/verify accepts the hybrid object.
+    let json = serde_json::to_vec(&upgraded).expect("serialises");
+    let (status, _, _) = call(&app.router, post("/v1/verify", json.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Hybrid under the newest key: unchanged by either rotate.
+    for path in ["/v1/rotate", "/v1/rotate?pq=true"] {
+        let (status, _, body) = call(&app.router, post(path, json.clone())).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(items(&parse_ss(&body)), items(&upgraded), "{path}");
+    }
+
+    // Without the ML-KEM half, the same RSA key cannot open hybrid items.
+    let classical = app_with(hybrid_store(false), &["--rate-limit=0"]);
+    let (status, _, body) = call(&classical.router, post("/v1/verify", json.clone())).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+
+    // A newer key without an ML-KEM half: hybrid items are refused, never downgraded.
+    let store = hybrid_store(true);
+    store
+        .apply_secret(
+            &typed_key_secret("rsa4096-b", 1_900_000_000),
+            KeyOrder::SecretCreationTimestamp,
+        )
+        .expect("loads");
+    let classical_newest = app_with(store, &["--rate-limit=0"]);
+    let (status, _, body) = call(&classical_newest.router, post("/v1/rotate", json)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let body = String::from_utf8(body).expect("text");
+    assert!(
+        body.contains("cannot seal post-quantum: the newest key has no ML-KEM-768 key"),
+        "{body}"
+    );
+}
+
 #[test_case("wrong-scope")]
 #[test_case("multikey-b")]
 #[tokio::test]
@@ -764,6 +855,12 @@ mod key_manager {
             .expect("parses");
         assert_eq!(cert.common_name().as_deref(), Some("seal-test"));
         assert_eq!(cert.public_key().bits(), 2048);
+        // Every generated key is hybrid: the seed in the Secret, the ML-KEM key in the cert.
+        let seed = s["data"][seal_api::crypto::MLKEM_SEED_DATA_KEY]
+            .as_str()
+            .expect("a seed item");
+        assert_eq!(seal_api::decode_base64(seed).expect("base64").len(), 64);
+        assert!(cert.mlkem_public_key().expect("verifies").is_some());
 
         // Renewal is off: nothing more.
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -124,13 +124,15 @@ fn set(
         bail!("{} has no metadata.name", file.display());
     }
     let cert = open_cert(plan, controller)?;
+    let pq = crate::modes::pq_key(plan, &cert)?;
     let plaintext = match value {
         ValueSource::Literal(v) => v.clone().into_bytes(),
         ValueSource::File(p) => read_file(p)?,
         ValueSource::Stdin => read_input(&Input::Stdin)?,
     };
-    let sealed = seal_api::crypto::seal(
+    let sealed = seal_api::seal_value(
         cert.public_key(),
+        pq.as_ref(),
         &scope.label(&namespace, &name),
         &plaintext,
     )?;
@@ -162,8 +164,9 @@ fn unset(file: &Path, key: &str) -> Result<()> {
     edit_checked(file, &text, key, Change::Remove, &expected)
 }
 
-/// Offline checks of one SealedSecret against the certificate's key size.
-pub fn check_offline(ss: &SealedSecret, modulus_len: usize) -> Vec<String> {
+/// Offline checks of one SealedSecret against the certificate's key size (and, for items
+/// sealed post-quantum, whether the certificate has an ML-KEM key).
+pub fn check_offline(ss: &SealedSecret, modulus_len: usize, has_pq: bool) -> Vec<String> {
     let mut problems = Vec::new();
     let annotations = ss.metadata.annotations.clone().unwrap_or_default();
     let mut declared = 0;
@@ -215,18 +218,27 @@ pub fn check_offline(ss: &SealedSecret, modulus_len: usize) -> Vec<String> {
                 continue;
             }
         };
-        if bytes.len() < 2 {
-            problems.push(format!("item {item:?}: SealedSecret data is too short"));
+        // The hybrid format puts a 3-byte header before len(R) and the ML-KEM ciphertext after R.
+        let hybrid = seal_api::crypto::is_hybrid(&bytes);
+        let (header, kem_ct) = if hybrid { (3, 1088) } else { (0, 0) };
+        if hybrid && !has_pq {
+            problems.push(format!(
+                "item {item:?} is sealed post-quantum (--pq), but the certificate has no ML-KEM-768 key"
+            ));
             continue;
         }
-        let rsa_len = usize::from(u16::from_be_bytes([bytes[0], bytes[1]]));
+        let Some(&[hi, lo]) = bytes.get(header..header + 2) else {
+            problems.push(format!("item {item:?}: SealedSecret data is too short"));
+            continue;
+        };
+        let rsa_len = usize::from(u16::from_be_bytes([hi, lo]));
         if rsa_len != modulus_len {
             problems.push(format!(
                 "item {item:?} was sealed with a {}-bit key, but the certificate's key has {} bits",
                 rsa_len * 8,
                 modulus_len * 8
             ));
-        } else if bytes.len() < 2 + rsa_len + 16 {
+        } else if bytes.len() < header + 2 + rsa_len + kem_ct + 16 {
             problems.push(format!("item {item:?}: SealedSecret data is too short"));
         }
     }
@@ -236,7 +248,9 @@ pub fn check_offline(ss: &SealedSecret, modulus_len: usize) -> Vec<String> {
 fn validate_files(plan: &Plan, controller: &mut Controller<'_>, files: &[PathBuf]) -> Result<()> {
     let offline = plan.cert != CertSource::Controller;
     let modulus_len = if offline {
-        Some(open_cert(plan, controller)?.public_key().modulus_len())
+        let cert = open_cert(plan, controller)?;
+        let has_pq = cert.mlkem_public_key().is_ok_and(|k| k.is_some());
+        Some((cert.public_key().modulus_len(), has_pq))
     } else {
         None
     };
@@ -252,7 +266,7 @@ fn validate_files(plan: &Plan, controller: &mut Controller<'_>, files: &[PathBuf
             for ss in &sealed {
                 let name = ss.metadata.name.clone().unwrap_or_default();
                 let found = match modulus_len {
-                    Some(len) => check_offline(ss, len),
+                    Some((len, has_pq)) => check_offline(ss, len, has_pq),
                     None => {
                         if controller.verify(&to_value(ss)?)? {
                             Vec::new()
@@ -344,13 +358,18 @@ fn has_manifest_extension(p: &Path) -> bool {
     })
 }
 
-/// Re-seals the items of `ss` that some other key than `cert`'s sealed. Returns how many.
+/// Re-seals the items of `ss` that some other key than `cert`'s sealed, keeping each item's
+/// format; with `pq`, classical items are upgraded to the hybrid format too. Returns how many.
 fn reseal_offline(
     ss: &mut SealedSecret,
     keyring: &seal_api::Keyring,
     cert: &Certificate,
+    pq: bool,
 ) -> Result<usize> {
     let newest = cert.public_key().key_id();
+    let cert_pq = cert
+        .mlkem_public_key()
+        .context("cannot use the certificate's ML-KEM key")?;
     let scope = Scope::from_annotations(ss.metadata.annotations.as_ref());
     let label = scope.label(
         ss.metadata.namespace.as_deref().unwrap_or(""),
@@ -362,10 +381,19 @@ fn reseal_offline(
         let ct = decode_base64(text).with_context(|| format!("item {item:?}"))?;
         let opened = seal_api::crypto::open(&keys, &label, &ct)
             .with_context(|| format!("item {item:?}: no --recovery-private-key opens it"))?;
-        if entries[opened.key_index].id() == newest {
+        let was_hybrid = seal_api::crypto::is_hybrid(&ct);
+        let hybrid = pq || was_hybrid;
+        if entries[opened.key_index].id() == newest && was_hybrid == hybrid {
             return Ok(None);
         }
-        let sealed = seal_api::crypto::seal(cert.public_key(), &label, &opened.plaintext)?;
+        let pq_key = match (hybrid, &cert_pq) {
+            (false, _) => None,
+            (true, Some(key)) => Some(key),
+            (true, None) => bail!(
+                "item {item:?} is sealed post-quantum, but the certificate has no ML-KEM-768 key; re-sealing it classically would weaken it (docs/pq.md)"
+            ),
+        };
+        let sealed = seal_api::seal_value(cert.public_key(), pq_key, &label, &opened.plaintext)?;
         Ok(Some(encode_base64(&sealed)))
     };
     let mut changed = 0;
@@ -428,15 +456,16 @@ fn reencrypt(
             let mut changed = 0;
             for ss in &mut sealed {
                 match &keyring {
-                    Some(ring) => changed += reseal_offline(ss, ring, &cert)?,
+                    Some(ring) => changed += reseal_offline(ss, ring, &cert, plan.pq)?,
                     None => {
                         let hint = ss
                             .metadata
                             .annotations
                             .as_ref()
                             .and_then(|a| a.get(ANNOTATION_KEY_ID));
-                        if hint != Some(&newest) {
-                            *ss = controller.rotate(&to_value(ss)?)?;
+                        let upgrade = plan.pq && !crate::modes::all_hybrid(ss);
+                        if hint != Some(&newest) || upgrade {
+                            *ss = controller.rotate(&to_value(ss)?, plan.pq)?;
                             changed += 1;
                         }
                     }

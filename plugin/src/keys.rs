@@ -65,6 +65,12 @@ fn parse_key_file(bytes: &[u8], source: &str) -> Result<Vec<KeyEntry>> {
         let key =
             PrivateKey::from_pem(std::str::from_utf8(&key_pem).context("tls.key is not UTF-8")?)
                 .with_context(|| format!("Secret {name}: tls.key"))?;
+        let key = match data(seal_api::crypto::MLKEM_SEED_DATA_KEY)? {
+            Some(seed) => key.with_mlkem_seed(&seed).with_context(|| {
+                format!("Secret {name}: {}", seal_api::crypto::MLKEM_SEED_DATA_KEY)
+            })?,
+            None => key,
+        };
         let cert = data("tls.crt")?.and_then(|c| Certificate::from_pem(&c).ok());
         out.push(entry(key, cert, &format!("{source}: {name}")));
     }

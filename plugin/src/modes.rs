@@ -3,10 +3,10 @@
 use std::time::SystemTime;
 
 use anyhow::{Context as _, Result, bail};
-use seal_api::crypto::Certificate;
+use seal_api::crypto::{Certificate, MlKemPublicKey};
 use seal_api::{
     ANNOTATION_KEY_ID, Format, Keyring, Scope, SealOptions, SealedSecret, UnsealOptions,
-    read_documents, read_sealed_secrets, read_secrets, seal_raw, seal_secret,
+    read_documents, read_sealed_secrets, read_secrets, seal_raw_with, seal_secret,
     sealed_secret_to_string, to_value, unseal, write_document,
 };
 use serde_json::Value;
@@ -70,12 +70,16 @@ impl<'a> Controller<'a> {
         }
     }
 
-    /// POSTs one SealedSecret to /v1/rotate and returns the re-encrypted one.
-    pub fn rotate(&mut self, doc: &Value) -> Result<SealedSecret> {
+    /// POSTs one SealedSecret to /v1/rotate and returns the re-encrypted one. With `pq`, asks
+    /// for `?pq=true` (classical items upgraded to the hybrid format) and checks that every
+    /// item came back hybrid: a controller that ignores the parameter (upstream) would
+    /// otherwise quietly leave them classical.
+    pub fn rotate(&mut self, doc: &Value, pq: bool) -> Result<SealedSecret> {
         let (conn, svc) = self.get()?;
         let body = serde_json::to_vec(doc).context("cannot encode the SealedSecret")?;
+        let endpoint = if pq { "rotate?pq=true" } else { "rotate" };
         let reply = conn
-            .proxy(svc, http::Method::POST, "rotate", body)
+            .proxy(svc, http::Method::POST, endpoint, body)
             .context("cannot re-encrypt secret")?;
         match reply.status.as_u16() {
             200..=299 => {}
@@ -94,7 +98,43 @@ impl<'a> Controller<'a> {
         ss.metadata.creation_timestamp = None;
         ss.metadata.deletion_timestamp = None;
         ss.metadata.generation = None;
+        if pq && !all_hybrid(&ss) {
+            bail!(
+                "cannot re-encrypt secret post-quantum: the controller {}/{} answered with classical items (an upstream controller, or one without an ML-KEM key); see docs/pq.md",
+                svc.namespace,
+                svc.name
+            );
+        }
         Ok(ss)
+    }
+}
+
+/// Whether every item (and a v1 `spec.data`) of `ss` is in the hybrid format.
+pub fn all_hybrid(ss: &SealedSecret) -> bool {
+    let items = ss.spec.encrypted_data.values().filter_map(Value::as_str);
+    let v1 = ss.spec.data.as_deref();
+    items.chain(v1).all(|text| {
+        seal_api::decode_base64(text).is_ok_and(|bytes| seal_api::crypto::is_hybrid(&bytes))
+    })
+}
+
+/// With `--pq`, the certificate's ML-KEM key (its self-signature checked); `None` otherwise.
+///
+/// # Errors
+///
+/// `--pq` with a certificate that has no (valid) ML-KEM key.
+pub fn pq_key(plan: &Plan, cert: &Certificate) -> Result<Option<MlKemPublicKey>> {
+    if !plan.pq {
+        return Ok(None);
+    }
+    let key = cert
+        .mlkem_public_key()
+        .context("--pq: cannot use the certificate's ML-KEM key")?;
+    match key {
+        Some(key) => Ok(Some(key)),
+        None => bail!(
+            "--pq needs a certificate with an ML-KEM-768 key, and this one has none (an upstream controller's key, or one made before post-quantum support): renew the controller's key (restart it with --key-cutoff-time set to now, docs/pq.md), then fetch the certificate again"
+        ),
     }
 }
 
@@ -167,6 +207,7 @@ impl Plan {
             key_hint: true,
             top_level_labels: self.top_level_labels.clone(),
             top_level_annotations: self.top_level_annotations.clone(),
+            pq: None,
         }
     }
 
@@ -174,6 +215,7 @@ impl Plan {
         let input = read_input(&self.input)?;
         let secrets = read_secrets(&input)?;
         let mut opts = self.seal_options();
+        opts.pq = pq_key(self, cert)?;
         // The kubeconfig is read only when a Secret needs its namespace.
         let needs_default = opts.namespace.is_none()
             && secrets
@@ -204,12 +246,14 @@ impl Plan {
         };
         // Check the flags before reading stdin, so a mistake does not wait for input.
         seal_api::raw_label(scope, namespace.as_deref(), self.name.as_deref())?;
+        let pq = pq_key(self, cert)?;
         let value = match from {
             Some(path) => read_file(path)?,
             None => read_input(&Input::Stdin)?,
         };
-        let sealed = seal_raw(
+        let sealed = seal_raw_with(
             cert.public_key(),
+            pq.as_ref(),
             scope,
             namespace.as_deref(),
             self.name.as_deref(),
@@ -251,6 +295,7 @@ impl Plan {
         secret.metadata.name = target.metadata.name.clone();
         secret.metadata.namespace = target.metadata.namespace.clone();
         let mut opts = self.seal_options();
+        opts.pq = pq_key(self, cert)?;
         opts.scope = Some(file_scope);
         opts.name = None;
         opts.namespace = None;
@@ -349,7 +394,7 @@ impl Plan {
         let format = self.output_format();
         let mut out = String::new();
         for doc in sealed_documents(&input)? {
-            let ss = controller.rotate(&doc)?;
+            let ss = controller.rotate(&doc, self.pq)?;
             out.push_str(&sealed_secret_to_string(&ss, format)?);
         }
         let target = match (&self.output, &self.input) {

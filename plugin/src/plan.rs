@@ -106,6 +106,8 @@ pub struct Plan {
     pub name: Option<String>,
     /// `--allow-empty-data`.
     pub allow_empty_data: bool,
+    /// `--pq`: seal in the hybrid post-quantum format (and upgrade when re-encrypting).
+    pub pq: bool,
     /// `--top-level-label`.
     pub top_level_labels: Vec<String>,
     /// `--top-level-annotation`.
@@ -196,6 +198,7 @@ impl Plan {
             sealed_secret_file,
             fetch_cert,
             allow_empty_data,
+            pq,
             scope,
             validate,
             merge_into,
@@ -281,6 +284,7 @@ impl Plan {
             scope,
             name: name.filter(|n| !n.is_empty()),
             allow_empty_data,
+            pq,
             top_level_labels: top_level_label,
             top_level_annotations: top_level_annotation,
             cert,

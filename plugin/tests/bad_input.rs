@@ -71,6 +71,10 @@
 //! | `--recovery-unseal`, garbage key | `--recovery-private-key {garbage}` | `failed to load private key(s) from {garbage}: not UTF-8: …` | 1 |
 //! | `--recovery-unseal`, a Secret without tls.key as key | `--recovery-private-key {secret}` | `failed to load private key(s) from {secret}: Secret mysecret has no tls.key` | 1 |
 //! | `--recovery-unseal` of garbage | `--recovery-private-key rsa4096.key` | `cannot unseal standard input: input is not valid UTF-8 (invalid byte at offset 0); …` | 1 |
+//! | `--pq`, a certificate without an ML-KEM key | `--pq --cert <cert>` (objects, `--raw`, `--merge-into {f}`, `set {f}`) | `--pq needs a certificate with an ML-KEM-768 key, and this one has none (an upstream controller's key, or one made before post-quantum support): renew the controller's key (restart it with --key-cutoff-time set to now, docs/pq.md), then fetch the certificate again`; `{f}` byte-identical | 1 |
+//! | `--pq`, an ML-KEM key the self-signature does not cover | `--pq --cert {tampered}` | `--pq: cannot use the certificate's ML-KEM key: invalid certificate: its RSA self-signature does not verify, so its ML-KEM key cannot be trusted` | 1 |
+//! | `reencrypt --pq` offline, a certificate without an ML-KEM key | `reencrypt --pq {f} …` | `1 file(s) could not be re-encrypted (FAIL lines above); …`; `{f}` byte-identical | 1 |
+//! | `--recovery-unseal`, a key Secret with a bad `mlkem768.seed` | `--recovery-private-key {secret}` | `failed to load private key(s) from {secret}: Secret bad-seed: mlkem768.seed: invalid ML-KEM-768 key: a seed is 64 bytes (d ‖ z)` | 1 |
 //! | `--recovery-unseal -w {out}` | good key | none: `{out}` is written with mode 0600 (plaintext) | 0 |
 
 use std::io::Write as _;
@@ -434,6 +438,34 @@ fn bad_input_fails_on_one_line_and_touches_nothing() {
     let out_dir = dir.path("out-dir");
     std::fs::create_dir_all(&out_dir).unwrap();
     let missing = dir.path("missing.yaml");
+    // A hybrid certificate with one byte of its ML-KEM key flipped: still DER, no longer signed.
+    let tampered_pq = {
+        let pem = std::fs::read_to_string(testdata("keys/rsa4096-pq.crt")).unwrap();
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let mut der = seal_api::decode_base64(&body).unwrap();
+        let at = der.len() - 512 - 40 - 300;
+        der[at] ^= 0x01;
+        let b64 = seal_api::encode_base64(&der);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        dir.write(
+            "tampered-pq.crt",
+            format!(
+                "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                lines.join("\n")
+            ),
+        )
+    };
+    let bad_seed_secret = dir.write(
+        "bad-seed.yaml",
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: bad-seed}}\ndata:\n  tls.key: {}\n  mlkem768.seed: c2hvcnQ=\n",
+            seal_api::encode_base64(&std::fs::read(testdata("keys/rsa4096.key")).unwrap())
+        ),
+    );
 
     // A closed port, and a listener that accepts (in the kernel's backlog) and never answers.
     let closed = {
@@ -581,6 +613,18 @@ fn bad_input_fails_on_one_line_and_touches_nothing() {
             .report()
             .unchanged(&junk),
         case("--validate garbage", &["--validate"], &garbage(64), exact(utf8_msg)),
+        // --pq.
+        case("--pq with a certificate without an ML-KEM key", &["--pq", "--cert", c], SECRET.as_bytes(), exact("--pq needs a certificate with an ML-KEM-768 key, and this one has none (an upstream controller's key, or one made before post-quantum support): renew the controller's key (restart it with --key-cutoff-time set to now, docs/pq.md), then fetch the certificate again")),
+        case("--raw --pq with a certificate without an ML-KEM key", &["--raw", "--pq", "--name", "x", "-n", "y", "--cert", c], b"v", exact("--pq needs a certificate with an ML-KEM-768 key, and this one has none (an upstream controller's key, or one made before post-quantum support): renew the controller's key (restart it with --key-cutoff-time set to now, docs/pq.md), then fetch the certificate again")),
+        case("--merge-into --pq with a certificate without an ML-KEM key", &["--pq", "--cert", c, "--merge-into", &p(&good_yaml)], SECRET.as_bytes(), exact("--pq needs a certificate with an ML-KEM-768 key, and this one has none (an upstream controller's key, or one made before post-quantum support): renew the controller's key (restart it with --key-cutoff-time set to now, docs/pq.md), then fetch the certificate again"))
+            .unchanged(&good_yaml),
+        case("set --pq with a certificate without an ML-KEM key", &["--cert", c, "set", "--pq", &p(&good_yaml), "k", "--from-literal", "v"], b"", exact("--pq needs a certificate with an ML-KEM-768 key, and this one has none (an upstream controller's key, or one made before post-quantum support): renew the controller's key (restart it with --key-cutoff-time set to now, docs/pq.md), then fetch the certificate again"))
+            .unchanged(&good_yaml),
+        case("--pq with an ML-KEM key the signature does not cover", &["--pq", "--cert", &p(&tampered_pq)], SECRET.as_bytes(), exact("--pq: cannot use the certificate's ML-KEM key: invalid certificate: its RSA self-signature does not verify, so its ML-KEM key cannot be trusted")),
+        case("reencrypt --pq with a certificate without an ML-KEM key", &["--cert", c, "--recovery-private-key", &td("keys/rsa4096.key"), "reencrypt", "--pq", &p(&good_yaml)], b"", has(&["1 file(s) could not be re-encrypted (FAIL lines above); 0 file(s) changed"]))
+            .report()
+            .unchanged(&good_yaml),
+        case("--recovery-unseal with a bad mlkem768.seed", &["--recovery-unseal", "--recovery-private-key", &p(&bad_seed_secret)], &sealed, exact(format!("failed to load private key(s) from {}: Secret bad-seed: mlkem768.seed: invalid ML-KEM-768 key: a seed is 64 bytes (d ‖ z)", p(&bad_seed_secret)))),
         // reencrypt (offline).
         case("reencrypt a non-SealedSecret file", &["--cert", c, "--recovery-private-key", &td("keys/rsa4096.key"), "reencrypt", &p(&reenc_secret)], b"", has(&["1 file(s) could not be re-encrypted (FAIL lines above); 0 file(s) changed, 0 already sealed with SHA256:"]))
             .report()

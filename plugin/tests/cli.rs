@@ -4,6 +4,7 @@
 mod bad_input;
 mod fake_api;
 mod parity;
+mod pq;
 mod upstream;
 
 use std::collections::BTreeMap;

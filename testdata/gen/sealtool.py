@@ -16,6 +16,16 @@ session key is fresh) and there is no AAD. Base64 is standard and padded.
 Labels (SPEC section 3): strict -> "<namespace>/<name>", namespace-wide ->
 "<namespace>", cluster-wide -> "" (an empty label equals no label).
 
+Hybrid (post-quantum) value (docs/spec-amendments.md, "#13"):
+
+    FF FF 01 || u16 BE len(R) || R || C (1088) || AES-256-GCM ciphertext || tag
+
+R is RSA-OAEP (as above) over a fresh 32-byte secret s1, (C, s2) is ML-KEM-768
+encapsulation (FIPS 203) to the key's encapsulation key, and the GCM key is
+SHA3-256(DOMAIN || s2 || s1 || u16 len(R) || R || C || SHA-256(RSA SPKI DER) ||
+u32 len(label) || label). ML-KEM comes from `cryptography` (>= 48); every
+operation is cross-checked against the pure-Python FIPS 203 `kyber-py`.
+
 THE KEYS UNDER testdata/keys ARE PUBLIC TEST FIXTURES. NEVER USE THEM FOR REAL.
 """
 
@@ -34,7 +44,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import ExtensionOID, NameOID
 
@@ -109,6 +119,209 @@ def open_any(private_keys, label: bytes, sealed: bytes) -> bytes:
         except DecryptError:
             continue
     raise DecryptError()
+
+
+# ---------------------------------------------------------------- hybrid (post-quantum)
+
+HYBRID_MAGIC = b"\xff\xff\x01"
+HYBRID_DOMAIN = b"seal.dev/sealed-value/v1 RSA-OAEP-SHA256+ML-KEM-768 SHA3-256 AES-256-GCM"
+MLKEM_CT_LEN = 1088
+PQ_KEY_EXTENSION_OID = "1.3.6.1.4.1.4267381.1.1"
+ID_ALG_ML_KEM_768 = "2.16.840.1.101.3.4.4.2"
+MLKEM_SEED_DATA_KEY = "mlkem768.seed"
+
+
+def _kyber():
+    from kyber_py.ml_kem import ML_KEM_768  # pure-Python FIPS 203, the cross-check
+
+    return ML_KEM_768
+
+
+def mlkem_from_seed(seed: bytes) -> mlkem.MLKEM768PrivateKey:
+    """ML-KEM-768 decapsulation key from its 64-byte seed d || z, checked against kyber-py."""
+    if len(seed) != 64:
+        raise ValueError("an ML-KEM-768 seed is 64 bytes")
+    key = mlkem.MLKEM768PrivateKey.from_seed_bytes(seed)
+    ek, _dk = _kyber().key_derive(seed)
+    assert ek == key.public_key().public_bytes_raw(), "cryptography and kyber-py disagree on keygen"
+    return key
+
+
+def load_mlkem_seed(path) -> bytes:
+    """A seed file: 128 hex digits (optionally followed by a newline)."""
+    return bytes.fromhex(Path(path).read_text().strip())
+
+
+def _rsa_spki_der(public_key) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def hybrid_key(s2: bytes, s1: bytes, rsa_block: bytes, kem_ct: bytes, rsa_spki: bytes, label: bytes) -> bytes:
+    """The combiner: SHA3-256 over the domain, both secrets, both ciphertexts, the RSA key, the label."""
+    h = hashlib.sha3_256()
+    for part in (HYBRID_DOMAIN, s2, s1, struct.pack(">H", len(rsa_block)), rsa_block, kem_ct,
+                 hashlib.sha256(rsa_spki).digest(), struct.pack(">I", len(label)), label):
+        h.update(part)
+    return h.digest()
+
+
+def seal_hybrid(public_key, ek: bytes, label: bytes, plaintext: bytes, kem: str = "cryptography") -> bytes:
+    """Seal in the hybrid format; kem chooses the encapsulator ("cryptography" or "kyber-py")."""
+    s1 = os.urandom(32)
+    rsa_block = public_key.encrypt(s1, _oaep(label))
+    if kem == "kyber-py":
+        s2, kem_ct = _kyber().encaps(ek)
+    else:
+        s2, kem_ct = mlkem.MLKEM768PublicKey.from_public_bytes(ek).encapsulate()
+    assert len(kem_ct) == MLKEM_CT_LEN
+    key = hybrid_key(s2, s1, rsa_block, kem_ct, _rsa_spki_der(public_key), label)
+    # A zero nonce is safe only because the derived key is fresh for every value.
+    body = AESGCM(key).encrypt(ZERO_NONCE, plaintext, None)
+    return HYBRID_MAGIC + struct.pack(">H", len(rsa_block)) + rsa_block + kem_ct + body
+
+
+def split_hybrid(sealed: bytes):
+    if not sealed.startswith(HYBRID_MAGIC) or len(sealed) < 5:
+        raise TooShort()
+    (rsa_len,) = struct.unpack(">H", sealed[3:5])
+    if len(sealed) < 5 + rsa_len + MLKEM_CT_LEN:
+        raise TooShort()
+    rsa_block = sealed[5 : 5 + rsa_len]
+    kem_ct = sealed[5 + rsa_len : 5 + rsa_len + MLKEM_CT_LEN]
+    return rsa_block, kem_ct, sealed[5 + rsa_len + MLKEM_CT_LEN :]
+
+
+def open_hybrid(private_key, seed, label: bytes, sealed: bytes) -> bytes:
+    """Open a hybrid value with an RSA key and its ML-KEM seed (None: a classical-only key)."""
+    rsa_block, kem_ct, body = split_hybrid(sealed)
+    if seed is None:
+        raise DecryptError()
+    try:
+        s1 = private_key.decrypt(rsa_block, _oaep(label))
+        s2 = mlkem_from_seed(seed).decapsulate(kem_ct)
+        _ek, dk = _kyber().key_derive(seed)
+        assert _kyber().decaps(dk, kem_ct) == s2, "cryptography and kyber-py disagree on decaps"
+        key = hybrid_key(s2, s1, rsa_block, kem_ct, _rsa_spki_der(private_key.public_key()), label)
+        return AESGCM(key).decrypt(ZERO_NONCE, body, None)
+    except AssertionError:
+        raise
+    except Exception as exc:  # any OAEP/GCM failure is one undistinguished error
+        raise DecryptError() from exc
+
+
+def open_value(private_key, seed, label: bytes, sealed: bytes) -> bytes:
+    """Either format, told apart by the first bytes."""
+    if sealed.startswith(HYBRID_MAGIC):
+        return open_hybrid(private_key, seed, label, sealed)
+    return open_raw(private_key, label, sealed)
+
+
+def _der_read(buf: bytes, at: int):
+    """One DER TLV at `at`: (tag, value start, value end)."""
+    tag = buf[at]
+    length = buf[at + 1]
+    at += 2
+    if length & 0x80:
+        n = length & 0x7F
+        length = int.from_bytes(buf[at : at + n], "big")
+        at += n
+    return tag, at, at + length
+
+
+def _der_oid(raw: bytes) -> str:
+    arcs, value = [], 0
+    for b in raw:
+        value = (value << 7) | (b & 0x7F)
+        if not b & 0x80:
+            arcs.append(value)
+            value = 0
+    first = min(arcs[0] // 40, 2)
+    return ".".join(str(a) for a in [first, arcs[0] - 40 * first] + arcs[1:])
+
+
+def cert_mlkem_key(cert) -> bytes | None:
+    """The ML-KEM-768 key of a certificate's PQ extension, after checking the self-signature.
+    Walks the DER by hand: cryptography refuses the upstream KeyUsage (encipherOnly alone)."""
+    tbs = cert.tbs_certificate_bytes
+    _, start, end = _der_read(tbs, 0)
+    at, found = start, None
+    while at < end:
+        tag, vs, ve = _der_read(tbs, at)
+        if tag == 0xA3:  # [3] EXPLICIT Extensions
+            _, es, ee = _der_read(tbs, vs)
+            while es < ee:
+                _, xs, xe = _der_read(tbs, es)
+                _, os_, oe = _der_read(tbs, xs)
+                oid = _der_oid(tbs[os_:oe])
+                t, vs2, ve2 = _der_read(tbs, oe)
+                if t == 0x01:  # critical BOOLEAN
+                    t, vs2, ve2 = _der_read(tbs, ve2)
+                if oid == PQ_KEY_EXTENSION_OID:
+                    if found is not None:
+                        raise ValueError("two ML-KEM key extensions")
+                    found = tbs[vs2:ve2]
+                es = xe
+        at = ve
+    if found is None:
+        return None
+    cert.public_key().verify(cert.signature, tbs, padding.PKCS1v15(), hashes.SHA256())
+    spki = serialization.load_der_public_key(found)
+    if not isinstance(spki, mlkem.MLKEM768PublicKey):
+        raise ValueError("the PQ extension does not hold an ML-KEM-768 key")
+    return spki.public_bytes_raw()
+
+
+def make_pq_cert(key, seed: bytes, cn: str | None = None):
+    """The upstream profile plus the non-critical PQ extension (SPKI of the ML-KEM key)."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]) if cn else x509.Name([])
+    spki = mlkem_from_seed(seed).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(int.from_bytes(os.urandom(16), "big") or 1)
+        .not_valid_before(VALID_FROM)
+        .not_valid_after(VALID_TO)
+        .add_extension(x509.UnrecognizedExtension(ExtensionOID.KEY_USAGE, KU_ENCIPHER_ONLY_DER), critical=True)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.UnrecognizedExtension(x509.ObjectIdentifier(PQ_KEY_EXTENSION_OID), spki), critical=False)
+    )
+    return b.sign(key, hashes.SHA256())
+
+
+PQ_STEMS = ("rsa2048", "rsa4096", "rsa4096-b")
+
+
+def gen_pq_keys() -> None:
+    """ML-KEM seeds next to the RSA fixture keys, hybrid certs, and a hybrid key Secret."""
+    for stem in PQ_STEMS:
+        path = KEYS / f"{stem}.mlkem768.seed"
+        if not path.exists():
+            _write(path, os.urandom(64).hex() + "\n", 0o600)
+        key = load_private_key(KEYS / f"{stem}.key")
+        seed = load_mlkem_seed(path)
+        _write(KEYS / f"{stem}-pq.crt", _cert_pem(make_pq_cert(key, seed, "sealed-secret" if stem == "rsa2048" else None)))
+    key_pem = (KEYS / "rsa4096.key").read_bytes()
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/tls",
+        "metadata": {
+            "name": "sealed-secrets-keypq001",
+            "namespace": "kube-system",
+            "labels": {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"},
+        },
+        "data": {
+            "tls.crt": b64enc((KEYS / "rsa4096-pq.crt").read_bytes()),
+            "tls.key": b64enc(key_pem),
+            MLKEM_SEED_DATA_KEY: b64enc(load_mlkem_seed(KEYS / "rsa4096.mlkem768.seed")),
+        },
+    }
+    _write(KEYS / "rsa4096-pq.secret.json", json.dumps(secret, indent=2) + "\n", 0o600)
 
 
 def b64enc(data: bytes) -> str:
@@ -616,7 +829,7 @@ def open_sealed(private_keys, ss: dict) -> dict:
 
 def write_vector(path: Path, fields: dict) -> None:
     lines = []
-    for k in ("comment", "key", "scope", "label", "expect", "plaintext-b64", "ciphertext-b64"):
+    for k in ("comment", "key", "mlkem", "scope", "label", "expect", "plaintext-b64", "ciphertext-b64"):
         if k in fields:
             v = fields[k]
             assert "\n" not in v, k
@@ -638,7 +851,8 @@ def gen_vectors() -> None:
     vdir = TESTDATA / "vectors"
     vdir.mkdir(parents=True, exist_ok=True)
     for old in vdir.glob("*.txt"):
-        old.unlink()
+        if not old.name.startswith("pq_"):
+            old.unlink()
     pub = {s: load_private_key(KEYS / f"{s}.key").public_key() for s in ("rsa2048", "rsa4096", "rsa4096-b")}
     k = pub["rsa4096"]
     strict = b"default/mysecret"
@@ -692,6 +906,88 @@ def gen_vectors() -> None:
     bad("wrong_key", "sealed to rsa4096-b, opened with rsa4096",
         seal(pub["rsa4096-b"], strict, b"other key"), "error:decrypt")
     bad("truncated_tag", "last byte of the tag removed", good[:-1], "error:decrypt")
+
+
+def gen_pq_vectors() -> None:
+    """Hybrid-format vectors, files pq_*.txt. `mlkem` names the seed file stem of the opening
+    key (keys/<stem>.mlkem768.seed), or `none` for a classical-only key."""
+    vdir = TESTDATA / "vectors"
+    vdir.mkdir(parents=True, exist_ok=True)
+    for old in vdir.glob("pq_*.txt"):
+        old.unlink()
+    priv = {s: load_private_key(KEYS / f"{s}.key") for s in PQ_STEMS}
+    seed = {s: load_mlkem_seed(KEYS / f"{s}.mlkem768.seed") for s in PQ_STEMS}
+    ek = {s: mlkem_from_seed(seed[s]).public_key().public_bytes_raw() for s in PQ_STEMS}
+    strict = b"default/mysecret"
+
+    def sealed(plaintext, label=strict, key="rsa4096", kem="cryptography"):
+        ct = seal_hybrid(priv[key].public_key(), ek[key], label, plaintext, kem=kem)
+        assert b64enc(ct).startswith("//8B")
+        assert open_value(priv[key], seed[key], label, ct) == plaintext
+        return ct
+
+    def ok(case, comment, plaintext, label=strict, key="rsa4096", scope="strict", kem="cryptography"):
+        write_vector(vdir / f"{case}.txt", {
+            "comment": comment, "key": key, "mlkem": key, "scope": scope, "label": label.decode(),
+            "expect": "ok", "plaintext-b64": b64enc(plaintext),
+            "ciphertext-b64": b64enc(sealed(plaintext, label, key, kem)),
+        })
+
+    def bad(case, comment, ct, expect, label=strict, key="rsa4096", mlkem_stem=None, scope="strict"):
+        write_vector(vdir / f"{case}.txt", {
+            "comment": comment, "key": key, "mlkem": mlkem_stem or key, "scope": scope,
+            "label": label.decode(), "expect": expect, "ciphertext-b64": b64enc(ct),
+        })
+
+    ok("pq_strict_ascii", "hybrid, strict scope, ASCII plaintext", b"s3cr3t-password")
+    ok("pq_strict_empty", "hybrid, empty plaintext (header||R||C||tag only)", b"")
+    ok("pq_strict_binary", "hybrid, every byte value 0x00..0xff", bytes(range(256)))
+    ok("pq_strict_large", "hybrid, 64 KiB plaintext (longer than 65,537 bytes in all)",
+       bytes((i * 7 + 3) % 256 for i in range(65536)))
+    ok("pq_namespace_wide", "hybrid, namespace-wide: label is the namespace", b"namespace-wide value",
+       label=b"default", scope="namespace-wide")
+    ok("pq_cluster_wide", "hybrid, cluster-wide: empty label", b"cluster-wide value",
+       label=b"", scope="cluster-wide")
+    ok("pq_rsa2048_strict", "hybrid with an RSA-2048 key: len(R)=256", b"sealed with a 2048-bit key",
+       key="rsa2048")
+    ok("pq_kyberpy_strict", "hybrid, ML-KEM encapsulated by kyber-py (pure-Python FIPS 203)",
+       b"encapsulated by kyber-py", kem="kyber-py")
+
+    good = sealed(b"tamper me please")
+    other = sealed(b"another item, same key")
+    r = slice(5, 5 + 512)
+    c = slice(5 + 512, 5 + 512 + MLKEM_CT_LEN)
+    assert len(good) == 5 + 512 + MLKEM_CT_LEN + 16 + 16
+
+    def flip(buf, i):
+        b = bytearray(buf)
+        b[i] ^= 0x01
+        return bytes(b)
+
+    bad("pq_swapped_kem_ct", "ML-KEM ciphertext taken from another item of the same key",
+        good[: c.start] + other[c] + good[c.stop :], "error:decrypt")
+    bad("pq_swapped_rsa_block", "RSA block taken from another item of the same key",
+        good[: r.start] + other[r] + good[r.stop :], "error:decrypt")
+    bad("pq_flipped_rsa_block", "a bit inside R flipped", flip(good, r.start + 100), "error:decrypt")
+    bad("pq_flipped_kem_ct", "a bit inside the ML-KEM ciphertext flipped", flip(good, c.start + 100), "error:decrypt")
+    bad("pq_flipped_body", "first AES-GCM ciphertext byte flipped", flip(good, c.stop), "error:decrypt")
+    bad("pq_flipped_tag", "last tag byte flipped", flip(good, len(good) - 1), "error:decrypt")
+    bad("pq_flipped_length", "len(R) 512 -> 513: no key of that size", flip(good, 4), "error:decrypt")
+    bad("pq_flipped_version", "version byte 01 -> 00: read as classical, len(R)=0xFFFF is too long",
+        flip(good, 2), "error:too-short")
+    bad("pq_classical_key", "hybrid item, opened with the right RSA key but no ML-KEM half",
+        good, "error:decrypt", mlkem_stem="none")
+    bad("pq_wrong_mlkem_key", "right RSA key, another key's ML-KEM seed", good, "error:decrypt",
+        mlkem_stem="rsa4096-b")
+    bad("pq_wrong_key", "sealed to rsa4096-b, opened with rsa4096", sealed(b"other key", key="rsa4096-b"),
+        "error:decrypt")
+    bad("pq_wrong_label", 'sealed with label "default/a", opened with "default/b"',
+        sealed(b"label-bound", label=b"default/a"), "error:decrypt", label=b"default/b")
+    bad("pq_wrong_scope", "sealed namespace-wide (default), opened strict",
+        sealed(b"scope-bound", label=b"default"), "error:decrypt")
+    bad("pq_truncated_kem_ct", "cut inside the ML-KEM ciphertext", good[: c.stop - 1], "error:too-short")
+    bad("pq_truncated_tag", "last tag byte removed", good[:-1], "error:decrypt")
+    bad("pq_header_only", "the three header bytes alone", HYBRID_MAGIC, "error:too-short")
 
 
 # ---------------------------------------------------------------- input Secrets
@@ -1062,15 +1358,24 @@ def _die(msg: str) -> int:
 
 def _cmd_seal(args) -> int:
     pub = load_public_key(args.cert)
-    sys.stdout.write(b64enc(seal(pub, args.label.encode(), sys.stdin.buffer.read())))
+    data = sys.stdin.buffer.read()
+    if args.pq:
+        cert = x509.load_pem_x509_certificate(Path(args.cert).read_bytes())
+        ek = cert_mlkem_key(cert)
+        if ek is None:
+            return _die("the certificate has no ML-KEM-768 key extension")
+        sys.stdout.write(b64enc(seal_hybrid(pub, ek, args.label.encode(), data, kem=args.kem)))
+        return 0
+    sys.stdout.write(b64enc(seal(pub, args.label.encode(), data)))
     return 0
 
 
 def _cmd_open(args) -> int:
     key = load_private_key(args.key)
+    seed = load_mlkem_seed(args.mlkem_seed) if args.mlkem_seed else None
     try:
         raw = b64dec_strict(sys.stdin.read())
-        plaintext = open_raw(key, args.label.encode(), raw)
+        plaintext = open_value(key, seed, args.label.encode(), raw)
     except (OpenError, ValueError) as exc:
         return _die(str(exc))
     sys.stdout.buffer.write(plaintext)
@@ -1115,6 +1420,8 @@ def _cmd_regen(args) -> int:
     else:
         gen_key_ids()
     gen_vectors()
+    gen_pq_keys()
+    gen_pq_vectors()
     gen_secrets(with_tls=fresh_keys)
     gen_sealed()
     return 0
@@ -1131,9 +1438,10 @@ commands:
   regen [--keys]        rewrite testdata/{vectors,secrets,sealed} (and keys/*.keyid,
                         *.sha256); keys and tls.yaml are regenerated only with --keys
                         or when missing, because they must stay stable once committed.
-  seal                  stdin bytes -> stdout standard base64, no newline
-  open                  stdin base64 -> stdout plaintext bytes; exit 1 with
-                        "error: <msg>" on stderr on failure
+  seal [--pq]           stdin bytes -> stdout standard base64, no newline; --pq:
+                        hybrid format to the cert's ML-KEM key
+  open [--mlkem-seed F] stdin base64 (either format) -> stdout plaintext bytes;
+                        exit 1 with "error: <msg>" on stderr on failure
   seal-secret           v1 Secret(s) (YAML/JSON, multi-doc, v1 List) on stdin ->
                         SealedSecret JSON exactly as kubeseal prints it (2-space
                         indent, trailing newline, one object per document)
@@ -1164,11 +1472,17 @@ def main(argv=None) -> int:
     p = sub.add_parser("seal", help="seal stdin bytes to a cert; print base64 (no newline)")
     p.add_argument("--cert", required=True, help="PEM certificate (first one used), public or private key")
     p.add_argument("--label", required=True, help='OAEP label, e.g. "ns/name", "ns" or "" (cluster-wide)')
+    p.add_argument("--pq", action="store_true",
+                   help="hybrid format, to the ML-KEM key in the cert's PQ extension (--cert must be a cert)")
+    p.add_argument("--kem", choices=("cryptography", "kyber-py"), default="cryptography",
+                   help="ML-KEM encapsulator for --pq")
     p.set_defaults(func=_cmd_seal)
 
     p = sub.add_parser("open", help="open a base64 sealed value from stdin; print the plaintext")
     p.add_argument("--key", required=True, help="PEM RSA private key (PKCS#1 or PKCS#8)")
     p.add_argument("--label", required=True, help="OAEP label used when sealing")
+    p.add_argument("--mlkem-seed", default=None,
+                   help="ML-KEM-768 seed file (128 hex digits) of the key, to open hybrid values")
     p.set_defaults(func=_cmd_open)
 
     p = sub.add_parser("seal-secret", help="seal v1 Secret(s) from stdin into SealedSecret JSON")

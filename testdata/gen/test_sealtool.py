@@ -63,14 +63,64 @@ class Vectors(unittest.TestCase):
                 ct = base64.b64decode(v["ciphertext-b64"], validate=True)
                 label = v["label"].encode()
                 expect = v["expect"]
+                stem = v.get("mlkem", "none")
+                seed = None if stem == "none" else sealtool.load_mlkem_seed(TD / "keys" / f"{stem}.mlkem768.seed")
                 if expect == "ok":
-                    pt = sealtool.open_raw(key(v["key"]), label, ct)
+                    pt = sealtool.open_value(key(v["key"]), seed, label, ct)
                     self.assertEqual(pt, base64.b64decode(v["plaintext-b64"]))
-                    self.assertTrue(v["ciphertext-b64"].startswith("AQ" if v["key"] == "rsa2048" else "Ag"))
+                    prefix = "//8B" if f.stem.startswith("pq_") else "AQ" if v["key"] == "rsa2048" else "Ag"
+                    self.assertTrue(v["ciphertext-b64"].startswith(prefix))
                 else:
                     exc = {"error:decrypt": sealtool.DecryptError, "error:too-short": sealtool.TooShort}[expect]
                     with self.assertRaises(exc):
-                        sealtool.open_raw(key(v["key"]), label, ct)
+                        sealtool.open_value(key(v["key"]), seed, label, ct)
+
+
+class Hybrid(unittest.TestCase):
+    def seed(self, stem):
+        return sealtool.load_mlkem_seed(TD / "keys" / f"{stem}.mlkem768.seed")
+
+    def test_both_mlkem_implementations_agree_in_every_scope(self):
+        k = key("rsa4096")
+        seed = self.seed("rsa4096")
+        ek = sealtool.mlkem_from_seed(seed).public_key().public_bytes_raw()
+        for label in (b"ns/name", b"ns", b""):
+            for kem in ("cryptography", "kyber-py"):
+                with self.subTest(label=label, kem=kem):
+                    ct = sealtool.seal_hybrid(k.public_key(), ek, label, b"v " + label, kem=kem)
+                    self.assertTrue(ct.startswith(b"\xff\xff\x01"))
+                    self.assertEqual(sealtool.open_value(k, seed, label, ct), b"v " + label)
+                    with self.assertRaises(sealtool.DecryptError):
+                        sealtool.open_value(k, seed, label + b"x", ct)
+                    with self.assertRaises(sealtool.DecryptError):
+                        sealtool.open_value(k, None, label, ct)
+                    # A classical opener (upstream) refuses it as too short, never decrypting.
+                    with self.assertRaises(sealtool.TooShort):
+                        sealtool.open_raw(k, label, ct)
+
+    def test_pq_certs_carry_the_seeds_public_key_under_a_valid_signature(self):
+        from cryptography import x509
+        for stem in sealtool.PQ_STEMS:
+            cert = x509.load_pem_x509_certificate((TD / "keys" / f"{stem}-pq.crt").read_bytes())
+            ek = sealtool.cert_mlkem_key(cert)
+            self.assertEqual(ek, sealtool.mlkem_from_seed(self.seed(stem)).public_key().public_bytes_raw())
+            plain = x509.load_pem_x509_certificate((TD / "keys" / f"{stem}.crt").read_bytes())
+            self.assertIsNone(sealtool.cert_mlkem_key(plain))
+            self.assertEqual(cert.public_key().public_numbers(), plain.public_key().public_numbers())
+
+    def test_cli_seals_pq_and_opens_with_the_seed(self):
+        cert = str(TD / "keys" / "rsa4096-pq.crt")
+        out = run(["seal", "--pq", "--cert", cert, "--label", "a/b"], b"hi")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertTrue(out.stdout.startswith(b"//8B"))
+        opened = run(["open", "--key", str(TD / "keys" / "rsa4096.key"), "--mlkem-seed",
+                      str(TD / "keys" / "rsa4096.mlkem768.seed"), "--label", "a/b"], out.stdout)
+        self.assertEqual(opened.stdout, b"hi", opened.stderr)
+        no_seed = run(["open", "--key", str(TD / "keys" / "rsa4096.key"), "--label", "a/b"], out.stdout)
+        self.assertEqual(no_seed.returncode, 1)
+        self.assertIn(b"no key could decrypt secret", no_seed.stderr)
+        no_ext = run(["seal", "--pq", "--cert", str(TD / "keys" / "rsa4096.crt"), "--label", "a/b"], b"hi")
+        self.assertEqual(no_ext.returncode, 1)
 
 
 class SealedFixtures(unittest.TestCase):

@@ -52,7 +52,9 @@ pub use resource::{
     crd,
 };
 pub use scope::Scope;
-pub use seal::{SealOptions, raw_label, seal_raw, seal_secret, seal_secret_with_rng};
+pub use seal::{
+    SealOptions, raw_label, seal_raw, seal_raw_with, seal_secret, seal_secret_with_rng, seal_value,
+};
 pub use seal_template::{Error as TemplateError, render as render_template};
 pub use unseal::{
     NO_KEY_COULD_DECRYPT, RSA_LIMIT_REACHED, UnsealFailure, UnsealOptions, Unsealed,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use seal_crypto::PublicKey;
+use seal_crypto::{MlKemPublicKey, PublicKey};
 
 use crate::{
     ANNOTATION_KEY_ID, Error, Result, Scope, SealedSecret, SealedSecretSpec, SecretTemplateSpec,
@@ -39,6 +39,27 @@ pub struct SealOptions {
     /// Annotations of the input copied to the SealedSecret's own metadata as well (e.g.
     /// `argocd.argoproj.io/sync-wave`).
     pub top_level_annotations: Vec<String>,
+    /// `--pq`: seal every item in the hybrid RSA-OAEP + ML-KEM-768 format to this ML-KEM key
+    /// (the one in the sealing certificate, [`seal_crypto::Certificate::mlkem_public_key`]).
+    /// `None` seals classically, byte-compatible with upstream.
+    pub pq: Option<MlKemPublicKey>,
+}
+
+/// Seals one value to `key`, in the hybrid format when `pq` is given, else classically.
+///
+/// # Errors
+///
+/// A crypto error.
+pub fn seal_value(
+    key: &PublicKey,
+    pq: Option<&MlKemPublicKey>,
+    label: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
+    Ok(match pq {
+        Some(pq) => seal_crypto::seal_hybrid(key, pq, label, plaintext)?,
+        None => seal_crypto::seal(key, label, plaintext)?,
+    })
 }
 
 /// Seals every item of `secret` with `key`.
@@ -49,7 +70,7 @@ pub struct SealOptions {
 /// [`Error::NoNamespace`], or a crypto error.
 pub fn seal_secret(secret: &Secret, key: &PublicKey, opts: &SealOptions) -> Result<SealedSecret> {
     seal_secret_using(secret, key, opts, &mut |label, plaintext| {
-        Ok(seal_crypto::seal(key, label, plaintext)?)
+        seal_value(key, opts.pq.as_ref(), label, plaintext)
     })
 }
 
@@ -67,7 +88,10 @@ pub fn seal_secret_with_rng<
     opts: &SealOptions,
 ) -> Result<SealedSecret> {
     seal_secret_using(secret, key, opts, &mut |label, plaintext| {
-        Ok(seal_crypto::seal_with_rng(rng, key, label, plaintext)?)
+        Ok(match &opts.pq {
+            Some(pq) => seal_crypto::seal_hybrid_with_rng(rng, key, pq, label, plaintext)?,
+            None => seal_crypto::seal_with_rng(rng, key, label, plaintext)?,
+        })
     })
 }
 
@@ -245,6 +269,22 @@ pub fn seal_raw(
     name: Option<&str>,
     value: &[u8],
 ) -> Result<String> {
+    seal_raw_with(key, None, scope, namespace, name, value)
+}
+
+/// [`seal_raw`], in the hybrid format when `pq` is given (`--raw --pq`).
+///
+/// # Errors
+///
+/// As [`seal_raw`].
+pub fn seal_raw_with(
+    key: &PublicKey,
+    pq: Option<&MlKemPublicKey>,
+    scope: Scope,
+    namespace: Option<&str>,
+    name: Option<&str>,
+    value: &[u8],
+) -> Result<String> {
     let label = raw_label(scope, namespace, name)?;
-    Ok(b64::encode(&seal_crypto::seal(key, &label, value)?))
+    Ok(b64::encode(&seal_value(key, pq, &label, value)?))
 }

@@ -42,7 +42,7 @@ def vectors():
 
 def pems():
     keys = TD / "keys"
-    for f in ["rsa2048.key", "rsa2048.pk8.key", "rsa2048.crt", "rsa4096.crt", "ec.key", "ec.crt",
+    for f in ["rsa2048.key", "rsa2048.pk8.key", "rsa2048.crt", "rsa4096.crt", "rsa2048-pq.crt", "ec.key", "ec.crt",
               "expired.crt"]:
         put("pem", f, (keys / f).read_bytes())
     der = subprocess.run(["openssl", "x509", "-in", keys / "rsa2048.crt", "-outform", "DER"],

@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::backend::active;
 use crate::keys::hex;
-use crate::{Error, PrivateKey, PublicKey, Result, pem};
+use crate::{Error, MlKemPublicKey, PrivateKey, PublicKey, Result, pem};
 
 /// `sha256WithRSAEncryption` (RFC 8017 A.2.4).
 const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
@@ -27,6 +27,20 @@ const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 const KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
 /// `id-ce-basicConstraints`.
 const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
+
+/// The non-critical extension that carries a key's ML-KEM-768 encapsulation key in its
+/// certificate: its value is the DER `SubjectPublicKeyInfo` of the ML-KEM key
+/// (`id-alg-ml-kem-768`, no parameters, the raw 1184-byte key), covered by the certificate's
+/// RSA self-signature. A PEN-form arc, because Go's and our ASN.1 parsers cannot read the
+/// 128-bit arcs of `2.25` UUID OIDs (see docs/pq.md).
+pub const PQ_KEY_EXTENSION_OID: &str = "1.3.6.1.4.1.4267381.1.1";
+const PQ_KEY_EXTENSION: ObjectIdentifier = ObjectIdentifier::new_unwrap(PQ_KEY_EXTENSION_OID);
+/// `id-alg-ml-kem-768` (NIST CSOR, FIPS 203).
+const ID_ALG_ML_KEM_768: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.4.2");
+
+/// The key Secret data key that holds a key's ML-KEM-768 seed (64 raw bytes, `d ‖ z`), next
+/// to upstream's `tls.key` and `tls.crt`. Upstream ignores it.
+pub const MLKEM_SEED_DATA_KEY: &str = "mlkem768.seed";
 
 /// What [`Certificate::self_signed`] puts in a certificate.
 #[derive(Clone, Debug)]
@@ -214,6 +228,29 @@ impl Certificate {
             oid: SHA256_WITH_RSA,
             parameters: Some(Any::null()),
         };
+        let mut extensions = vec![
+            extension(KEY_USAGE, &KeyUsage(KeyUsages::EncipherOnly.into()))?,
+            extension(
+                BASIC_CONSTRAINTS,
+                &BasicConstraints {
+                    ca: true,
+                    path_len_constraint: None,
+                },
+            )?,
+        ];
+        if let Some(pq) = key.mlkem_public_key() {
+            let spki = SubjectPublicKeyInfoOwned {
+                algorithm: AlgorithmIdentifierOwned {
+                    oid: ID_ALG_ML_KEM_768,
+                    parameters: None,
+                },
+                subject_public_key: BitString::from_bytes(pq.as_bytes())
+                    .map_err(|e| Error::bad_cert_from("failed to encode the ML-KEM key", e))?,
+            };
+            let mut ext = extension(PQ_KEY_EXTENSION, &spki)?;
+            ext.critical = false;
+            extensions.push(ext);
+        }
         let tbs = TbsCertificate {
             version: Version::V3,
             serial_number: random_serial()?,
@@ -230,16 +267,7 @@ impl Certificate {
             })?,
             issuer_unique_id: None,
             subject_unique_id: None,
-            extensions: Some(vec![
-                extension(KEY_USAGE, &KeyUsage(KeyUsages::EncipherOnly.into()))?,
-                extension(
-                    BASIC_CONSTRAINTS,
-                    &BasicConstraints {
-                        ca: true,
-                        path_len_constraint: None,
-                    },
-                )?,
-            ]),
+            extensions: Some(extensions),
         };
         let tbs_der = tbs
             .to_der()
@@ -255,6 +283,63 @@ impl Certificate {
             .to_der()
             .map_err(|e| Error::bad_cert_from("failed to encode the certificate", e))?;
         Self::from_der(&der)
+    }
+
+    /// The ML-KEM-768 encapsulation key from the certificate's [`PQ_KEY_EXTENSION_OID`]
+    /// extension, after checking the RSA self-signature that covers it; `None` when the
+    /// certificate has no such extension (an upstream or a classical-only key).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadCertificate`] when the extension is present but the certificate is not
+    /// validly self-signed with sha256WithRSAEncryption, or the extension is malformed.
+    pub fn mlkem_public_key(&self) -> Result<Option<MlKemPublicKey>> {
+        let tbs = &self.cert.tbs_certificate;
+        let mut found = tbs
+            .extensions
+            .iter()
+            .flatten()
+            .filter(|ext| ext.extn_id == PQ_KEY_EXTENSION);
+        let Some(ext) = found.next() else {
+            return Ok(None);
+        };
+        if found.next().is_some() {
+            return Err(Error::bad_cert("it has two ML-KEM key extensions"));
+        }
+        if self.cert.signature_algorithm.oid != SHA256_WITH_RSA
+            || tbs.signature.oid != SHA256_WITH_RSA
+        {
+            return Err(Error::bad_cert(
+                "its ML-KEM key is not covered by a sha256WithRSAEncryption self-signature",
+            ));
+        }
+        let tbs_der = tbs
+            .to_der()
+            .map_err(|e| Error::bad_cert_from("failed to re-encode the signed part", e))?;
+        let signature = self
+            .cert
+            .signature
+            .as_bytes()
+            .ok_or_else(|| Error::bad_cert("the signature is not a whole number of bytes"))?;
+        if !active::verify_pkcs1_sha256(&self.public_key, &tbs_der, signature) {
+            return Err(Error::bad_cert(
+                "its RSA self-signature does not verify, so its ML-KEM key cannot be trusted",
+            ));
+        }
+        let spki = SubjectPublicKeyInfoOwned::from_der(ext.extn_value.as_bytes())
+            .map_err(|e| Error::bad_cert_from("the ML-KEM key extension is malformed", e))?;
+        if spki.algorithm.oid != ID_ALG_ML_KEM_768 || spki.algorithm.parameters.is_some() {
+            return Err(Error::bad_cert(
+                "the ML-KEM key extension does not hold an ML-KEM-768 key",
+            ));
+        }
+        let bytes = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or_else(|| Error::bad_cert("the ML-KEM key is not a whole number of bytes"))?;
+        MlKemPublicKey::from_bytes(bytes)
+            .map(Some)
+            .map_err(|e| Error::bad_cert_from("the ML-KEM key in the certificate is invalid", e))
     }
 
     /// The signed part, for signature checks in tests.
@@ -489,6 +574,81 @@ mod tests {
         let all = Certificate::all_from_pem(bundle.as_bytes()).expect("parses");
         assert_eq!(all.len(), 2);
         assert_eq!(all[1].public_key().bits(), 2048);
+    }
+
+    fn hybrid_cert() -> (PrivateKey, Certificate) {
+        let key = key("rsa2048").with_mlkem_seed(&[3u8; 64]).expect("seed");
+        let params = CertParams {
+            common_name: String::new(),
+            not_before: UNIX_EPOCH + Duration::from_secs(1_750_000_000),
+            validity: Duration::from_secs(3600),
+        };
+        let cert = Certificate::self_signed(&key, &params).expect("signs");
+        (key, cert)
+    }
+
+    #[test]
+    fn a_hybrid_key_certificate_carries_its_mlkem_key_in_a_non_critical_extension() {
+        let (key, cert) = hybrid_cert();
+        check_upstream_profile(&cert);
+        verify(&cert);
+        let (critical, value) = extension_value(&cert, PQ_KEY_EXTENSION);
+        assert!(!critical, "upstream kubeseal must be able to ignore it");
+        let spki = SubjectPublicKeyInfoOwned::from_der(value).expect("an SPKI");
+        assert_eq!(spki.algorithm.oid, ID_ALG_ML_KEM_768);
+        let pq = cert.mlkem_public_key().expect("verifies").expect("present");
+        assert_eq!(Some(&pq), key.mlkem_public_key());
+        let again = Certificate::from_pem(cert.to_pem().as_bytes()).expect("parses");
+        assert_eq!(again.mlkem_public_key().expect("verifies"), Some(pq));
+    }
+
+    #[cfg(all(feature = "aws-lc", feature = "pure-rust"))]
+    #[test]
+    fn both_backends_verify_the_self_signature_and_refuse_a_bad_one() {
+        use crate::backend::{aws, rust};
+        let (_, cert) = hybrid_cert();
+        let (tbs, sig) = (cert.tbs_der(), cert.signature().to_vec());
+        let mut bad = sig.clone();
+        bad[10] ^= 1;
+        for verify in [aws::verify_pkcs1_sha256, rust::verify_pkcs1_sha256] {
+            assert!(verify(cert.public_key(), &tbs, &sig));
+            assert!(!verify(cert.public_key(), &tbs, &bad));
+            assert!(!verify(cert.public_key(), b"other", &sig));
+        }
+    }
+
+    #[test]
+    fn classical_certificates_have_no_mlkem_key() {
+        for stem in ["rsa2048", "rsa4096", "rsa4096-b"] {
+            assert_eq!(cert(stem).mlkem_public_key().expect("no extension"), None);
+        }
+    }
+
+    #[test]
+    fn an_mlkem_key_not_covered_by_a_valid_self_signature_is_refused() {
+        let (_, cert) = hybrid_cert();
+        let der = cert.der().to_vec();
+        // Flip one byte inside the ML-KEM key: the certificate still parses, the signature fails.
+        let (_, value) = extension_value(&cert, PQ_KEY_EXTENSION);
+        let at = der
+            .windows(value.len())
+            .position(|w| w == value)
+            .expect("the extension value is in the DER")
+            + value.len()
+            - 10;
+        let mut tampered = der.clone();
+        tampered[at] ^= 0x01;
+        let tampered = Certificate::from_der(&tampered).expect("still parses");
+        let err = tampered.mlkem_public_key().expect_err("refused");
+        assert!(err.to_string().contains("self-signature"), "{err}");
+        // Signed by another key: the same.
+        let mut resigned = cert.inner().clone();
+        let other = key("rsa4096");
+        let tbs = resigned.tbs_certificate.to_der().expect("encodes");
+        let signature = active::sign_pkcs1_sha256(other.pkcs1_der(), &tbs).expect("signs");
+        resigned.signature = BitString::from_bytes(&signature).expect("bits");
+        let resigned = Certificate::from_der(&resigned.to_der().expect("encodes")).expect("parses");
+        assert!(resigned.mlkem_public_key().is_err());
     }
 
     #[test]

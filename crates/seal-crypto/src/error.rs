@@ -45,6 +45,13 @@ pub enum Error {
         source: Option<BoxError>,
     },
 
+    /// An ML-KEM-768 key (a seed, or an encapsulation key) could not be parsed or used.
+    #[error("invalid ML-KEM-768 key: {context}")]
+    BadMlKemKey {
+        /// What was wrong.
+        context: &'static str,
+    },
+
     /// An X.509 certificate could not be parsed or built.
     #[error("invalid certificate: {context}")]
     BadCertificate {

@@ -35,12 +35,17 @@ pub struct Opened {
     pub plaintext: Zeroizing<Vec<u8>>,
 }
 
-/// The length of the RSA block `R`, read from the 2-byte prefix.
+/// The length of the RSA block `R`, read from the 2-byte prefix (in the hybrid format, the
+/// one after the format header).
 ///
 /// # Errors
 ///
-/// [`Error::TooShort`] when `ciphertext` has fewer than 2 bytes, or fewer than `len(R) + 2`.
+/// [`Error::TooShort`] when `ciphertext` has fewer than 2 bytes, or fewer than `len(R) + 2`
+/// (hybrid: fewer than its header, `R` and the ML-KEM ciphertext).
 pub fn rsa_block_len(ciphertext: &[u8]) -> Result<usize> {
+    if crate::hybrid::is_hybrid(ciphertext) {
+        return crate::hybrid::split(ciphertext).map(|parts| parts.rsa_block.len());
+    }
     split(ciphertext).map(|(rsa_block, _)| rsa_block.len())
 }
 
@@ -124,15 +129,21 @@ pub(crate) fn seal_with_rng_using<R: RngCore + CryptoRng>(
 }
 
 /// Opens a sealed value with the first of `keys` that can, trying them in the order given.
+/// Both formats are opened: classical, and hybrid ([`crate::seal_hybrid`], told apart by its
+/// first bytes, see [`crate::is_hybrid`]).
 ///
 /// Keys whose modulus length differs from `len(R)` cannot have made the value and are not
-/// tried. There is no key ID in the format, so every other key is tried until one works.
+/// tried, and neither are keys without an ML-KEM half for a hybrid value. There is no key ID
+/// in the format, so every other key is tried until one works.
 ///
 /// # Errors
 ///
 /// [`Error::TooShort`] for truncated input (checked before any key is tried), and
 /// [`Error::Decrypt`] for everything else: no key, wrong key, wrong label, tampering.
 pub fn open(keys: &[&PrivateKey], label: &[u8], ciphertext: &[u8]) -> Result<Opened> {
+    if crate::hybrid::is_hybrid(ciphertext) {
+        return crate::hybrid::open(keys, label, ciphertext);
+    }
     open_with(
         keys.iter().map(|key| {
             (key.modulus_len(), move |label: &[u8], block: &[u8]| {

@@ -12,7 +12,8 @@ use spki::{AlgorithmIdentifierRef, ObjectIdentifier, SubjectPublicKeyInfoRef};
 use zeroize::Zeroizing;
 
 use crate::backend::active;
-use crate::{Error, Result, pem};
+use crate::mlkem::MlKemPrivate;
+use crate::{Error, MlKemPublicKey, Result, pem};
 
 /// `rsaEncryption` (RFC 8017 A.1).
 pub(crate) const RSA_ENCRYPTION: ObjectIdentifier =
@@ -239,6 +240,8 @@ pub struct PrivateKey {
     pkcs1: Zeroizing<Vec<u8>>,
     public: PublicKey,
     backend: active::PrivKey,
+    /// The ML-KEM-768 half of a hybrid key, if it has one.
+    mlkem: Option<MlKemPrivate>,
 }
 
 impl PrivateKey {
@@ -303,6 +306,7 @@ impl PrivateKey {
             pkcs1: Zeroizing::new(der.to_vec()),
             public,
             backend,
+            mlkem: None,
         })
     }
 
@@ -354,6 +358,42 @@ impl PrivateKey {
 
     pub(crate) fn backend(&self) -> &active::PrivKey {
         &self.backend
+    }
+
+    /// Adds (or replaces) the ML-KEM-768 half from its 64-byte seed `d ‖ z` (FIPS 203), as a
+    /// key Secret stores it under [`MLKEM_SEED_DATA_KEY`](crate::MLKEM_SEED_DATA_KEY). The key
+    /// then opens hybrid values, and its certificate carries the encapsulation key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadMlKemKey`] if the seed is not 64 bytes or the backend refuses the key.
+    pub fn with_mlkem_seed(mut self, seed: &[u8]) -> Result<Self> {
+        self.mlkem = Some(MlKemPrivate::from_seed(seed)?);
+        Ok(self)
+    }
+
+    /// Adds a freshly generated ML-KEM-768 half (see [`PrivateKey::with_mlkem_seed`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadMlKemKey`] if the backend refuses the generated key.
+    pub fn with_new_mlkem(mut self) -> Result<Self> {
+        self.mlkem = Some(MlKemPrivate::generate()?);
+        Ok(self)
+    }
+
+    /// The ML-KEM-768 seed (64 bytes, secret), if the key has an ML-KEM half.
+    pub fn mlkem_seed(&self) -> Option<&[u8]> {
+        self.mlkem.as_ref().map(|k| k.seed().as_slice())
+    }
+
+    /// The ML-KEM-768 encapsulation key, if the key has an ML-KEM half.
+    pub fn mlkem_public_key(&self) -> Option<&MlKemPublicKey> {
+        self.mlkem.as_ref().map(MlKemPrivate::public)
+    }
+
+    pub(crate) fn mlkem(&self) -> Option<&MlKemPrivate> {
+        self.mlkem.as_ref()
     }
 }
 

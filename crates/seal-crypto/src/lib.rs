@@ -27,6 +27,38 @@
 //! # }
 //! ```
 //!
+//! # Post-quantum (hybrid) sealing
+//!
+//! A key may have an ML-KEM-768 half (FIPS 203, a 64-byte seed). [`seal_hybrid`] then seals
+//! so that opening needs both the RSA key and the ML-KEM key; [`open`] opens either format.
+//! The certificate of a hybrid key carries the ML-KEM key in a non-critical extension, read
+//! back (after checking the RSA self-signature) by [`Certificate::mlkem_public_key`].
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use seal_crypto::{CertParams, Certificate, PrivateKey, is_hybrid, open, seal_hybrid};
+//!
+//! # fn main() -> seal_crypto::Result<()> {
+//! let key = PrivateKey::generate(2048)?.with_new_mlkem()?;
+//! let params = CertParams {
+//!     common_name: String::new(),
+//!     not_before: SystemTime::now(),
+//!     validity: Duration::from_secs(3600),
+//! };
+//! let cert = Certificate::self_signed(&key, &params)?;
+//! let pq = cert.mlkem_public_key()?.expect("a hybrid key's certificate carries it");
+//!
+//! let sealed = seal_hybrid(cert.public_key(), &pq, b"ns/name", b"hunter2")?;
+//! assert!(is_hybrid(&sealed)); // starts FF FF 01
+//! assert_eq!(open(&[&key], b"ns/name", &sealed)?.plaintext.as_slice(), b"hunter2");
+//!
+//! // The RSA key alone cannot open it.
+//! let rsa_only = PrivateKey::from_pem(&key.to_pkcs1_pem())?;
+//! assert!(matches!(open(&[&rsa_only], b"ns/name", &sealed), Err(seal_crypto::Error::Decrypt)));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Keys and certificates
 //!
 //! The controller's key Secret holds a PKCS#1 key and a self-signed certificate:
@@ -96,7 +128,9 @@ mod backend;
 mod cert;
 mod error;
 mod format;
+mod hybrid;
 mod keys;
+mod mlkem;
 mod oaep;
 mod pem;
 
@@ -105,10 +139,14 @@ mod regressions;
 #[cfg(test)]
 mod test_support;
 
-pub use cert::{CertParams, Certificate, key_secret_data};
+pub use cert::{
+    CertParams, Certificate, MLKEM_SEED_DATA_KEY, PQ_KEY_EXTENSION_OID, key_secret_data,
+};
 pub use error::{Error, Result};
 pub use format::{Opened, open, rsa_block_len, seal, seal_with_rng};
+pub use hybrid::{is_hybrid, seal_hybrid, seal_hybrid_with_rng};
 pub use keys::{PrivateKey, PublicKey};
+pub use mlkem::MlKemPublicKey;
 /// The backend the public API runs on: `"aws-lc"` (aws-lc-rs, constant-time) or
 /// `"pure-rust"` (the `rsa` and `aes-gcm` crates). With both features on it is `"aws-lc"`.
 /// Lets a program assert, or report, which one it was built with (the controller must decrypt

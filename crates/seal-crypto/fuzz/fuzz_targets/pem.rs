@@ -1,6 +1,6 @@
 //! Key and certificate parsing on arbitrary bytes: `PrivateKey::from_pem`,
 //! `PublicKey::from_pem`, `Certificate::from_pem`/`all_from_pem`/`from_der`, and the DER
-//! entry points behind them.
+//! entry points behind them, and the ML-KEM key extension (`Certificate::mlkem_public_key`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -28,6 +28,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(cert) = Certificate::from_der(data) {
         let _ = (cert.common_name(), cert.serial_hex(), cert.not_before());
         let _ = cert.ensure_not_expired(std::time::SystemTime::UNIX_EPOCH);
+        // The PQ key extension: a key comes back only under a verified self-signature.
+        if let Ok(Some(pq)) = cert.mlkem_public_key() {
+            assert_eq!(pq.as_bytes().len(), 1184);
+        }
     }
     let _ = PublicKey::from_spki_der(data);
     let _ = PrivateKey::from_pkcs1_der(data);

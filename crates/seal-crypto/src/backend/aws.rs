@@ -129,3 +129,68 @@ pub(crate) fn generate_pkcs1(bits: usize) -> Result<Zeroizing<Vec<u8>>> {
     let pkcs8 = key.as_der().map_err(|_| Error::KeyGeneration)?;
     keys::pkcs8_to_pkcs1(pkcs8.as_ref())
 }
+
+/// An ML-KEM-768 decapsulation key in aws-lc-rs, loaded from the FIPS 203 expanded form
+/// (aws-lc-rs 1.19 cannot load the 64-byte seed; `ml-kem` expands it, see `crate::mlkem`).
+pub(crate) struct KemKey {
+    dk: aws_lc_rs::kem::DecapsulationKey,
+}
+
+impl KemKey {
+    pub(crate) fn new(expanded: ml_kem::ml_kem_768::DecapsulationKey) -> Result<Self> {
+        #[allow(
+            deprecated,
+            reason = "aws-lc-rs loads only the expanded form, not the seed"
+        )]
+        let mut bytes = ml_kem::ExpandedKeyEncoding::to_expanded_bytes(&expanded);
+        let dk = aws_lc_rs::kem::DecapsulationKey::new(&aws_lc_rs::kem::ML_KEM_768, &bytes);
+        bytes.as_mut_slice().zeroize();
+        let dk = dk.map_err(|_| Error::BadMlKemKey {
+            context: "aws-lc-rs rejected the decapsulation key",
+        })?;
+        Ok(Self { dk })
+    }
+
+    /// ML-KEM-768 decapsulation; `None` only for a ciphertext of the wrong size.
+    pub(crate) fn decapsulate(&self, ct: &[u8]) -> Option<crate::mlkem::SharedSecret> {
+        let ss = self
+            .dk
+            .decapsulate(aws_lc_rs::kem::Ciphertext::from(ct))
+            .ok()?;
+        let mut out = Zeroizing::new([0u8; crate::mlkem::SS_LEN]);
+        (out.len() == ss.as_ref().len()).then_some(())?;
+        out.copy_from_slice(ss.as_ref());
+        Some(out)
+    }
+}
+
+/// ML-KEM-768 encapsulation with fresh randomness: (ciphertext, shared secret).
+pub(crate) fn kem_encapsulate(
+    ek: &crate::MlKemPublicKey,
+) -> Result<(Vec<u8>, crate::mlkem::SharedSecret)> {
+    let ek = aws_lc_rs::kem::EncapsulationKey::new(&aws_lc_rs::kem::ML_KEM_768, ek.as_bytes())
+        .map_err(|_| Error::BadMlKemKey {
+            context: "aws-lc-rs rejected the encapsulation key",
+        })?;
+    let (ct, ss) = ek.encapsulate().map_err(|_| Error::Encrypt)?;
+    let mut out = Zeroizing::new([0u8; crate::mlkem::SS_LEN]);
+    if ss.as_ref().len() != out.len() {
+        return Err(Error::Encrypt);
+    }
+    out.copy_from_slice(ss.as_ref());
+    Ok((ct.as_ref().to_vec(), out))
+}
+
+/// PKCS#1 v1.5 SHA-256 signature check (the self-signature of a certificate).
+pub(crate) fn verify_pkcs1_sha256(key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
+    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+    let Ok(spki) = spki::SubjectPublicKeyInfoRef::try_from(key.spki_der()) else {
+        return false;
+    };
+    let Some(pkcs1) = spki.subject_public_key.as_bytes() else {
+        return false;
+    };
+    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, pkcs1)
+        .verify(message, signature)
+        .is_ok()
+}

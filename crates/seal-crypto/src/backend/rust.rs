@@ -126,3 +126,49 @@ pub(crate) fn generate_pkcs1(bits: usize) -> Result<Zeroizing<Vec<u8>>> {
     let der = key.to_pkcs1_der().map_err(|_| Error::KeyGeneration)?;
     Ok(Zeroizing::new(der.as_bytes().to_vec()))
 }
+
+/// An ML-KEM-768 decapsulation key in `ml-kem` (zeroized on drop by that crate).
+pub(crate) struct KemKey {
+    dk: Box<ml_kem::ml_kem_768::DecapsulationKey>,
+}
+
+impl KemKey {
+    pub(crate) fn new(expanded: ml_kem::ml_kem_768::DecapsulationKey) -> Result<Self> {
+        Ok(Self {
+            dk: Box::new(expanded),
+        })
+    }
+
+    /// ML-KEM-768 decapsulation; `None` only for a ciphertext of the wrong size.
+    pub(crate) fn decapsulate(&self, ct: &[u8]) -> Option<crate::mlkem::SharedSecret> {
+        use ml_kem::Decapsulate as _;
+        let ct = ml_kem::array::Array::try_from(ct).ok()?;
+        let ss = self.dk.decapsulate(&ct);
+        let mut out = Zeroizing::new([0u8; crate::mlkem::SS_LEN]);
+        out.copy_from_slice(ss.as_slice());
+        Some(out)
+    }
+}
+
+/// ML-KEM-768 encapsulation with fresh randomness: (ciphertext, shared secret).
+pub(crate) fn kem_encapsulate(
+    ek: &crate::MlKemPublicKey,
+) -> Result<(Vec<u8>, crate::mlkem::SharedSecret)> {
+    let mut m = Zeroizing::new([0u8; 32]);
+    fill_random(&mut *m);
+    crate::mlkem::encapsulate_deterministic(ek, &m)
+}
+
+/// PKCS#1 v1.5 SHA-256 signature check (the self-signature of a certificate).
+pub(crate) fn verify_pkcs1_sha256(key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
+    use rsa::signature::Verifier as _;
+    let Ok(public) = RsaPublicKey::from_public_key_der(key.spki_der()) else {
+        return false;
+    };
+    let Ok(signature) = rsa::pkcs1v15::Signature::try_from(signature) else {
+        return false;
+    };
+    rsa::pkcs1v15::VerifyingKey::<Sha256>::new(public)
+        .verify(message, &signature)
+        .is_ok()
+}
