@@ -44,7 +44,9 @@ pub fn serve(
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let bound = listener.local_addr().context("cannot read the bound address")?;
+        let bound = listener
+            .local_addr()
+            .context("cannot read the bound address")?;
         let url = format!("http://{bound}{}", seal_ui::UI_PATH);
         let mut stdout = std::io::stdout();
         writeln!(stdout, "{url}").and_then(|()| stdout.flush())?;
@@ -80,7 +82,11 @@ pub fn serve(
 
 fn respond(req: &Request<Incoming>, pem: &Bytes) -> Response<Full<Bytes>> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut res = reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n".into());
+        let mut res = reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "GET only\n".into(),
+        );
         res.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return res;

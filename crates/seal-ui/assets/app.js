@@ -144,8 +144,12 @@ function download(prefix) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-async function guarded(errorId, work) {
+// Runs one tab's action: clears its last result and error first, shows what went wrong after.
+async function guarded(prefix, work) {
+  const errorId = `${prefix}-error`;
   $(errorId).textContent = '';
+  $(`${prefix}-result`).hidden = true;
+  $(`${prefix}-output`).value = '';
   try {
     await work();
   } catch (e) {
@@ -265,9 +269,9 @@ function setup() {
   });
   onDrop($('cert-drop'), async ([f]) => useCertificate(await f.text(), `from ${f.name}`));
 
-  $('new-form').addEventListener('submit', (e) => { e.preventDefault(); guarded('new-error', sealNew); });
-  $('raw-form').addEventListener('submit', (e) => { e.preventDefault(); guarded('raw-error', sealRawValue); });
-  $('edit-form').addEventListener('submit', (e) => { e.preventDefault(); guarded('edit-error', sealEdit); });
+  $('new-form').addEventListener('submit', (e) => { e.preventDefault(); guarded('new', sealNew); });
+  $('raw-form').addEventListener('submit', (e) => { e.preventDefault(); guarded('raw', sealRawValue); });
+  $('edit-form').addEventListener('submit', (e) => { e.preventDefault(); guarded('edit', sealEdit); });
 
   $('edit-input').addEventListener('input', () => loadEditText($('edit-input').value, editing?.fileName ?? 'sealed-secret.yaml'));
   const openEdit = async (f) => { $('edit-input').value = await f.text(); loadEditText($('edit-input').value, f.name); };

@@ -36,8 +36,10 @@ export function b64encode(bytes) {
 export function b64decode(text) {
   const s = text.replace(/[\r\n]/g, '');
   const bad = (at) => { throw new InputError(`illegal base64 data at input byte ${at}`); };
-  if (s.length % 4 !== 0) bad(s.length - (s.length % 4));
   const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
+  // As Go: the first byte outside the alphabet (or padding before the end) is the error.
+  for (let i = 0; i < s.length - pad; i++) if (!B64_INDEX.has(s[i])) bad(i);
+  if (s.length % 4 !== 0) bad(s.length - (s.length % 4));
   const out = new Uint8Array((s.length / 4) * 3 - pad);
   let o = 0;
   for (let i = 0; i < s.length; i += 4) {
