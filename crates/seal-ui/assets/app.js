@@ -187,7 +187,7 @@ function loadEditText(text, fileName) {
   if (!text.trim()) return;
   try {
     const info = seal.readSealedSecret(text);
-    editing = { text, fileName, info };
+    editing = { text, fileName: fileName ?? `sealed-secret.${info.format}`, info };
     const where = info.scope === 'cluster-wide' ? 'any namespace' : `namespace ${info.namespace}`;
     $('edit-info').textContent = `${info.name || '(no name)'} in ${where}, scope ${info.scope}, `
       + `items: ${info.items.length ? info.items.join(', ') : '(none)'}.`;
@@ -255,6 +255,8 @@ function setupTabs() {
 }
 
 function setup() {
+  // A file dropped outside a drop zone must not replace the page.
+  for (const type of ['dragover', 'drop']) window.addEventListener(type, (e) => e.preventDefault());
   setupTabs();
   addItem();
   $('add-item').addEventListener('click', () => addItem().querySelector('.item-name').focus());
@@ -273,7 +275,7 @@ function setup() {
   $('raw-form').addEventListener('submit', (e) => { e.preventDefault(); guarded('raw', sealRawValue); });
   $('edit-form').addEventListener('submit', (e) => { e.preventDefault(); guarded('edit', sealEdit); });
 
-  $('edit-input').addEventListener('input', () => loadEditText($('edit-input').value, editing?.fileName ?? 'sealed-secret.yaml'));
+  $('edit-input').addEventListener('input', () => loadEditText($('edit-input').value, editing?.fileName));
   const openEdit = async (f) => { $('edit-input').value = await f.text(); loadEditText($('edit-input').value, f.name); };
   $('edit-file').addEventListener('change', (e) => e.target.files[0] && openEdit(e.target.files[0]));
   onDrop($('edit-drop'), ([f]) => openEdit(f));

@@ -2,8 +2,8 @@
 // real `kubectl-seal unseal` and the independent Python implementation.
 //
 // Env: SEAL_BIN_DIR (default target/debug) holds kubectl-seal; SEAL_UI_URL tests a page served
-// elsewhere instead (e.g. through the API server's service proxy; its certificate must then be
-// rsa4096.crt's, or set SEAL_UI_KEY to the matching private key); SEAL_UI_SCREENSHOTS=DIR
+// elsewhere instead (e.g. the controller's, through the API server's service proxy), which must
+// serve testdata/keys/rsa4096.crt as its certificate; SEAL_UI_SCREENSHOTS=DIR
 // writes the screenshots of docs/ui.md; SEAL_UI_BENCH=FILE appends the timing line.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +18,7 @@ import { chromium } from 'playwright-core';
 const root = resolve(fileURLToPath(new URL('../../../../', import.meta.url)));
 const bin = join(resolve(root, process.env.SEAL_BIN_DIR ?? 'target/debug'), 'kubectl-seal');
 const certFile = join(root, 'testdata/keys/rsa4096.crt');
-const keyFile = process.env.SEAL_UI_KEY ?? join(root, 'testdata/keys/rsa4096.key');
+const keyFile = join(root, 'testdata/keys/rsa4096.key');
 const work = mkdtempSync(join(tmpdir(), 'seal-ui-'));
 const shots = process.env.SEAL_UI_SCREENSHOTS;
 
@@ -42,6 +42,9 @@ function startServer() {
 
 before(async () => {
   url = process.env.SEAL_UI_URL ?? await startServer();
+  const served = await (await fetch(new URL('../v1/cert.pem', url))).text();
+  assert.equal(served.trim(), readFileSync(certFile, 'utf8').trim(),
+    `${url} must seal with testdata/keys/rsa4096.crt (the checks open what it seals with its key)`);
   context = await chromium.launchPersistentContext(join(work, 'profile'), {
     executablePath: process.env.SEAL_CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
