@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
+import * as format from '../../assets/format.js';
 
 const root = resolve(fileURLToPath(new URL('../../../../', import.meta.url)));
 const bin = join(resolve(root, process.env.SEAL_BIN_DIR ?? 'target/debug'), 'kubectl-seal');
@@ -375,4 +376,22 @@ test('sealing 10 items in the page, timed against kubectl-seal sealing the same 
   const line = `seal 10 items: page ${median(runs).toFixed(1)} ms, kubectl-seal (process) ${median(cli).toFixed(1)} ms, ratio ${(median(runs) / median(cli)).toFixed(2)}`;
   console.log(line);
   if (process.env.SEAL_UI_BENCH) appendFileSync(process.env.SEAL_UI_BENCH, `${line}\n`);
+});
+
+test('the page\'s format module writes kubectl-seal\'s bytes for types, immutable and names YAML would misread', async () => {
+  const cert = format.parseCertificate(readFileSync(certFile, 'utf8'));
+  const cases = [
+    ['strict', 'kubernetes.io/tls', true, 'on', 'n1', ['tls.crt', 'tls.key']],
+    ['cluster-wide', '', false, '', 'x.y', ['.dockerconfigjson', 'yes']],
+    ['namespace-wide', 'Opaque', false, '123', 'no', ['1e5', '-a', '0x1F']],
+  ];
+  for (const [scope, type, immutable, namespace, name, keys] of cases) {
+    const ss = await format.sealSecret(cert, { name, namespace, scope, type, immutable, items: keys.map((k) => ({ name: k, value: 'v' })) });
+    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name, ...(namespace ? { namespace } : {}) },
+      stringData: Object.fromEntries(keys.map((k) => [k, 'v'])), ...(type ? { type } : {}), ...(immutable ? { immutable } : {}) };
+    for (const fmt of ['json', 'yaml']) {
+      const cli = kubectlSeal(['--cert', certFile, '--scope', scope, '-o', fmt], JSON.stringify(secret));
+      assert.equal(mask(format.writeDocument(ss, fmt)), mask(cli), `${scope} ${fmt}`);
+    }
+  }
 });
