@@ -60,10 +60,15 @@ impl FromStr for KeyOrder {
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "controller",
-    version,
+    disable_version_flag = true,
+    args_override_self = true,
     about = "Sealed Secrets controller (seal)"
 )]
 pub struct Config {
+    /// Print version information and exit.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = parse_bool)]
+    pub version: bool,
+
     /// Prefix used to name keys (the key Secrets' generateName, and the legacy key Secret's name).
     #[arg(long, env = "SEALED_SECRETS_KEY_PREFIX", default_value = seal_api::DEFAULT_KEY_PREFIX, value_parser = parse_key_prefix)]
     pub key_prefix: String,
@@ -201,6 +206,12 @@ pub struct Config {
 }
 
 impl Config {
+    /// What `--version` prints on stdout: upstream's line, which scripts and upstream's tests
+    /// parse, naming the upstream release this controller stands in for.
+    pub fn version_line() -> String {
+        format!("controller version: {}", seal_api::UPSTREAM_VERSION)
+    }
+
     /// The `tracing` filter directive for `--log-level` (`debug`, `info`, `warn` or `error`).
     pub fn log_filter(&self) -> &'static str {
         match self.log_level.to_ascii_lowercase().as_str() {
@@ -583,6 +594,71 @@ mod tests {
         assert!(cfg.leader_elect);
         assert!(!cfg.self_heal);
         assert!(parse(&["--update-status=nope"]).is_err());
+    }
+
+    /// pflag semantics: a flag given twice takes the last value, as scripts and wrappers
+    /// that append flags rely on; booleans too, in every Go form.
+    #[test]
+    fn repeated_flags_take_the_last_value() {
+        let cfg = parse(&[
+            "--key-prefix=first",
+            "--key-prefix",
+            "second",
+            "--key-renew-period=1h",
+            "--rotate-period=2h",
+            "--update-status=false",
+            "--update-status",
+            "--self-heal",
+            "--self-heal=false",
+            "--additional-namespaces=a,b",
+            "--additional-namespaces=c",
+            "--privatekey-labels=x=1",
+            "--privatekey-labels=y=2",
+            "--listen-addr=:1",
+            "--listen-addr=127.0.0.1:2",
+            "--kubeclient-qps=1",
+            "--kubeclient-qps=7.5",
+            "--log-level=debug",
+            "--log-level=error",
+        ])
+        .expect("repeated flags parse");
+        assert_eq!(cfg.key_prefix, "second");
+        assert_eq!(cfg.key_renew_period, Duration::from_secs(7200));
+        assert!(cfg.update_status);
+        assert!(!cfg.self_heal);
+        assert_eq!(cfg.additional_namespaces, ["c"]);
+        assert_eq!(
+            cfg.privatekey_labels,
+            BTreeMap::from([("y".to_owned(), "2".to_owned())])
+        );
+        assert_eq!(cfg.listen_addr, "127.0.0.1:2");
+        assert!((cfg.kubeclient_qps - 7.5).abs() < f32::EPSILON);
+        assert_eq!(cfg.log_filter(), "error");
+        // A bad value is still an error, wherever it stands.
+        assert!(parse(&["--key-size=x", "--key-size=2048"]).is_err());
+    }
+
+    #[test]
+    fn version_is_upstreams_line() {
+        assert!(!parse(&[]).expect("defaults").version);
+        assert!(parse(&["--version"]).expect("parses").version);
+        assert!(
+            !parse(&["--version", "--version=false"])
+                .expect("parses")
+                .version
+        );
+        let line = Config::version_line();
+        let rest = line
+            .strip_prefix("controller version: v")
+            .expect("upstream's prefix");
+        let parts: Vec<&str> = rest.split('.').collect();
+        assert_eq!(parts.len(), 3, "{line}");
+        assert!(
+            parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
+            "{line}"
+        );
     }
 
     #[test]

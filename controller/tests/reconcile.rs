@@ -442,6 +442,61 @@ async fn a_restart_with_everything_synced_decrypts_nothing_and_writes_nothing() 
     assert_eq!(third.ctx.decrypt_count(), 1);
 }
 
+/// Random and time-dependent template functions are rendered once per spec: a restart renders
+/// nothing again, so a generated password stays what the Secret holds; a spec change renders
+/// anew (docs/spec-amendments.md, "#11: template functions").
+#[tokio::test]
+async fn generated_template_values_survive_a_restart_and_change_with_the_spec() {
+    let api = double_with_key().await;
+    let mut v = sealed("gen", &[("user", "admin")], "rsa2048");
+    v["spec"]["template"]["data"] = json!({
+        "password": "{{ randAlphaNum 32 }}",
+        "rendered-at": "{{ now | unixEpoch }}",
+    });
+    api.insert(v);
+    let first = start(&api, &[]).await;
+    wait_synced(&api, "gen", "True").await;
+    let password = data_item(&secret(&api, "gen").expect("written"), "password");
+    assert_eq!(password.len(), 32);
+    assert!(
+        password.iter().all(u8::is_ascii_alphanumeric),
+        "{password:?}"
+    );
+    first.stop();
+
+    let second = start(&api, &[]).await;
+    // The restarted controller has looked at the object once it exports its condition again.
+    let series = format!(
+        "sealed_secrets_controller_condition_info{{namespace=\"{NS}\",name=\"gen\",condition=\"Synced\",ss_app_kubernetes_io_instance=\"\"}} 1"
+    );
+    eventually("the restarted controller saw the object", || {
+        second.metrics.render().contains(&series).then_some(())
+    })
+    .await;
+    assert_eq!(second.ctx.decrypt_count(), 0, "nothing rendered again");
+    let after = data_item(&secret(&api, "gen").expect("still there"), "password");
+    assert_eq!(after, password, "a restart keeps the generated password");
+
+    // A spec change renders the template again, with a fresh value.
+    api.modify(
+        "bitnami.com/v1alpha1",
+        "SealedSecret",
+        Some(NS),
+        "gen",
+        |ss| {
+            ss["spec"]["template"]["data"]["note"] = json!("changed");
+        },
+    )
+    .expect("edit");
+    eventually("re-rendered after the spec change", || {
+        let s = secret(&api, "gen")?;
+        (data_item(&s, "note") == b"changed").then_some(())
+    })
+    .await;
+    let changed = data_item(&secret(&api, "gen").expect("still there"), "password");
+    assert_ne!(changed, password, "the new spec got a new value");
+}
+
 #[tokio::test]
 async fn injected_server_errors_and_conflicts_are_retried() {
     let api = double_with_key().await;

@@ -17,8 +17,17 @@ pub const DEFAULT_CONTROLLER_NAMESPACE: &str = "kube-system";
 /// Reads Secrets (YAML or JSON) from stdin or -f and prints SealedSecrets. A drop-in
 /// replacement for kubeseal: same flags, same output.
 #[derive(Debug, Parser)]
-#[command(name = "kubectl-seal", version, max_term_width = 100)]
+#[command(
+    name = "kubectl-seal",
+    disable_version_flag = true,
+    args_override_self = true,
+    max_term_width = 100
+)]
 pub struct Cli {
+    /// Print version information and exit
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true, value_parser = parse_bool)]
+    pub version: bool,
+
     /// kubeseal flags.
     #[command(flatten)]
     pub seal: SealFlags,
@@ -63,11 +72,11 @@ pub struct SealFlags {
     pub sealed_secret_file: Option<PathBuf>,
 
     /// Write the certificate to stdout as fetched. Useful for later use with --cert
-    #[arg(long, env = "SEALED_SECRETS_FETCH_CERT")]
+    #[arg(long, env = "SEALED_SECRETS_FETCH_CERT", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true, value_parser = parse_bool)]
     pub fetch_cert: bool,
 
     /// Allow a Secret without data or stringData
-    #[arg(long, env = "SEALED_SECRETS_ALLOW_EMPTY_DATA")]
+    #[arg(long, env = "SEALED_SECRETS_ALLOW_EMPTY_DATA", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true, value_parser = parse_bool)]
     pub allow_empty_data: bool,
 
     /// Scope of the sealed secret: strict, namespace-wide, cluster-wide [default: strict]. An
@@ -76,7 +85,7 @@ pub struct SealFlags {
     pub scope: Option<String>,
 
     /// Validate the given sealed secrets with the controller (/v1/verify)
-    #[arg(long, env = "SEALED_SECRETS_VALIDATE")]
+    #[arg(long, env = "SEALED_SECRETS_VALIDATE", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true, value_parser = parse_bool)]
     pub validate: bool,
 
     /// Merge items from the secret into an existing sealed secret file, rewriting it atomically
@@ -84,7 +93,7 @@ pub struct SealFlags {
     pub merge_into: Option<PathBuf>,
 
     /// Encrypt one raw value (from --from-file or stdin) instead of a whole Secret
-    #[arg(long, env = "SEALED_SECRETS_RAW")]
+    #[arg(long, env = "SEALED_SECRETS_RAW", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true, value_parser = parse_bool)]
     pub raw: bool,
 
     /// Name of the sealed secret (required with --raw and strict scope); renames the input
@@ -102,11 +111,11 @@ pub struct SealFlags {
     pub from_file: Vec<String>,
 
     /// Re-encrypt the given sealed secrets with the controller's newest key (/v1/rotate)
-    #[arg(long, alias = "rotate", env = "SEALED_SECRETS_RE_ENCRYPT")]
+    #[arg(long, alias = "rotate", env = "SEALED_SECRETS_RE_ENCRYPT", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true, value_parser = parse_bool)]
     pub re_encrypt: bool,
 
     /// Decrypt sealed secrets offline with the --recovery-private-key keys
-    #[arg(long, env = "SEALED_SECRETS_RECOVERY_UNSEAL")]
+    #[arg(long, env = "SEALED_SECRETS_RECOVERY_UNSEAL", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true, value_parser = parse_bool)]
     pub recovery_unseal: bool,
 
     /// Copy this input label to the SealedSecret's own metadata too (repeatable)
@@ -266,7 +275,7 @@ pub struct ConnFlags {
     pub tls_server_name: Option<String>,
 
     /// Don't check the server's certificate. This makes HTTPS connections insecure
-    #[arg(long, global = true, env = "SEALED_SECRETS_INSECURE_SKIP_TLS_VERIFY")]
+    #[arg(long, global = true, env = "SEALED_SECRETS_INSECURE_SKIP_TLS_VERIFY", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true, value_parser = parse_bool)]
     pub insecure_skip_tls_verify: bool,
 
     /// How long to wait for a single server request (e.g. 1s, 2m, 3h); 0 means the 10s default
@@ -277,6 +286,22 @@ pub struct ConnFlags {
         value_name = "DURATION"
     )]
     pub request_timeout: Option<String>,
+}
+
+/// Parses a boolean flag value as Go's `strconv.ParseBool` (and so pflag) does: `--raw`,
+/// `--raw=true`, `--raw=false`, `--raw=1`, `--raw=F`; the same forms in `SEALED_SECRETS_<FLAG>`.
+///
+/// # Errors
+///
+/// A message quoting the value and listing the accepted forms.
+pub fn parse_bool(input: &str) -> Result<bool, String> {
+    match input {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        other => Err(format!(
+            "invalid boolean {other:?}: use true or false (or 1, t, T, TRUE, True, 0, f, F, FALSE, False)"
+        )),
+    }
 }
 
 /// Subcommands beyond kubeseal (additive: without one, kubectl-seal is kubeseal).

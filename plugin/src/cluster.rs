@@ -48,6 +48,16 @@ pub struct ClusterOpts {
 }
 
 fn read_kubeconfig(path: Option<&PathBuf>) -> Result<Kubeconfig> {
+    // A --kubeconfig that isn't there is said in Go's words, as kubeseal says it.
+    if let Some(p) = path
+        && let Err(e) = std::fs::metadata(p)
+    {
+        return Err(anyhow!(
+            "cannot read the kubeconfig (stat {}: {})",
+            p.display(),
+            crate::files::go_error_text(&e)
+        ));
+    }
     // kube's message already names the file and the cause; its source would repeat it.
     match path {
         Some(p) => Kubeconfig::read_from(p),

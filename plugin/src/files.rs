@@ -20,27 +20,59 @@ pub fn read_input(input: &Input) -> Result<Vec<u8>> {
     }
 }
 
-/// Reads a file, at most [`MAX_INPUT_BYTES`], naming it on failure.
+/// Reads a file, at most [`MAX_INPUT_BYTES`], naming it on failure. A file that can't be opened
+/// or read is reported in Go's words, as kubeseal reports it (`open PATH: no such file or
+/// directory`), since scripts and upstream's tests match that text.
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    fs::File::open(path)
-        .map_err(anyhow::Error::new)
-        .and_then(read_capped)
-        .with_context(|| format!("failed to read {}", path.display()))
+    let file = fs::File::open(path)
+        .map_err(|e| anyhow::anyhow!("open {}: {}", path.display(), go_error_text(&e)))?;
+    let mut buf = Vec::new();
+    take_capped(file)
+        .read_to_end(&mut buf)
+        .map_err(|e| anyhow::anyhow!("read {}: {}", path.display(), go_error_text(&e)))?;
+    check_size(&buf).with_context(|| format!("failed to read {}", path.display()))?;
+    Ok(buf)
+}
+
+/// An OS error as Go's `syscall.Errno` prints it: the C library's message with a lower-case
+/// first letter and without Rust's ` (os error N)` suffix.
+pub fn go_error_text(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    let Some(code) = err.raw_os_error() else {
+        return text;
+    };
+    let text = text
+        .strip_suffix(&format!(" (os error {code})"))
+        .unwrap_or(&text);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// Reads to the end, but never more than one byte past the limit: an endless pipe or a huge
 /// file fails fast instead of filling memory.
 fn read_capped(reader: impl Read) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
+    take_capped(reader).read_to_end(&mut buf)?;
+    check_size(&buf)?;
+    Ok(buf)
+}
+
+fn take_capped<R: Read>(reader: R) -> std::io::Take<R> {
     let limit = u64::try_from(MAX_INPUT_BYTES).unwrap_or(u64::MAX);
-    reader.take(limit + 1).read_to_end(&mut buf)?;
+    reader.take(limit + 1)
+}
+
+fn check_size(buf: &[u8]) -> Result<()> {
     if buf.len() > MAX_INPUT_BYTES {
         bail!(
             "it is larger than {} MiB, the most kubectl-seal reads; a Secret holds at most 1 MiB, so check the input",
             MAX_INPUT_BYTES >> 20
         );
     }
-    Ok(buf)
+    Ok(())
 }
 
 /// Writes `bytes` to stdout, or atomically to `path`.

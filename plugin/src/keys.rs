@@ -43,7 +43,9 @@ fn parse_key_file(bytes: &[u8], source: &str) -> Result<Vec<KeyEntry>> {
     }
     let mut out = Vec::new();
     for doc in flatten(read_documents(bytes)?) {
-        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+        // Items of a list that `json.Marshal` wrote from a typed SecretList (a key backup made
+        // with client-go) carry no kind; upstream decodes them as Secrets.
+        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("Secret");
         if kind != "Secret" {
             bail!("expected a PEM key, a Secret or a v1 List of Secrets, found a {kind:?}");
         }
@@ -78,10 +80,17 @@ fn entry(key: PrivateKey, cert: Option<Certificate>, source: &str) -> KeyEntry {
     }
 }
 
+/// Unpacks lists: a v1 `List`, a `SecretList` (what `kubectl get secret -o yaml` writes), and a
+/// document without a kind that has `items`, as `json.Marshal` writes a typed SecretList, which
+/// upstream decodes as a v1 List.
 fn flatten(docs: Vec<Value>) -> Vec<Value> {
     let mut out = Vec::new();
     for doc in docs {
-        if doc.get("kind").and_then(Value::as_str) == Some("List") {
+        let is_list = match doc.get("kind").and_then(Value::as_str) {
+            Some(kind) => kind == "List" || kind == "SecretList",
+            None => doc.get("items").is_some_and(Value::is_array),
+        };
+        if is_list {
             if let Some(Value::Array(items)) = doc.get("items") {
                 out.extend(flatten(items.clone()));
             }

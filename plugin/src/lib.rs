@@ -45,8 +45,28 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> cli::Cli {
 ///
 /// Any failure, with context naming the file, object or flag involved.
 pub fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    if cli.version {
+        return print_version();
+    }
     let plan = Plan::from_cli(cli)?;
     plan.execute()
+}
+
+/// `--version`: kubeseal's line on stdout, which scripts and upstream's tests parse, naming the
+/// kubeseal release whose flags, output and errors this one reproduces; seal's own name and
+/// version on stderr, for people.
+fn print_version() -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "kubeseal version: {}", seal_api::UPSTREAM_VERSION)
+        .and_then(|()| out.flush())
+        .map_err(|e| anyhow::Error::new(e).context("failed to write to standard output"))?;
+    eprintln!(
+        "(kubectl-seal {} from seal, a drop-in for kubeseal {})",
+        env!("CARGO_PKG_VERSION"),
+        seal_api::UPSTREAM_VERSION
+    );
+    Ok(())
 }
 
 /// The one line printed after `error: `: the chain of causes joined with `: `, each said once,

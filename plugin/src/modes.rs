@@ -301,17 +301,29 @@ impl Plan {
     }
 
     fn recovery_unseal(&self, inputs: &[Input]) -> Result<()> {
-        let keyring = load_keyring(&self.recovery_keys)?;
+        // Without --recovery-private-key this goes on as kubeseal does, and fails with "no key
+        // could decrypt secret", saying why.
+        let keyring = if self.recovery_keys.is_empty() {
+            Keyring::new()
+        } else {
+            load_keyring(&self.recovery_keys)?
+        };
         let format = self.output_format();
         let mut out = String::new();
         for input in inputs {
             let bytes = read_input(input)?;
-            out.push_str(
-                &unseal_all(&bytes, &keyring, format).with_context(|| match input {
-                    Input::Stdin => "cannot unseal standard input".to_owned(),
-                    Input::File(p) => format!("cannot unseal {}", p.display()),
-                })?,
-            );
+            let unsealed = unseal_all(&bytes, &keyring, format).with_context(|| match input {
+                Input::Stdin => "cannot unseal standard input".to_owned(),
+                Input::File(p) => format!("cannot unseal {}", p.display()),
+            });
+            match unsealed {
+                Ok(text) => out.push_str(&text),
+                Err(e) if keyring.is_empty() => bail!(
+                    "{}; no --recovery-private-key was given: pass the controller's key backup",
+                    crate::error_line(&e)
+                ),
+                Err(e) => return Err(e),
+            }
         }
         // Plaintext: a file gets mode 0600.
         write_private_output(self.output.as_deref(), out.as_bytes())
@@ -378,8 +390,24 @@ pub fn unseal_all(bytes: &[u8], keyring: &Keyring, format: Format) -> Result<Str
         let name = ss.metadata.name.as_deref().unwrap_or("");
         let unsealed = unseal(ss, keyring, &UnsealOptions::default())
             .with_context(|| format!("cannot unseal {name}"))?;
-        let doc = to_value(&unsealed.secret)?;
+        let mut doc = to_value(&unsealed.secret)?;
+        if ss.spec.data.is_none() {
+            empty_values_as_null(&mut doc);
+        }
         out.push_str(&write_document(&doc, format));
     }
     Ok(out)
+}
+
+/// kubeseal prints an item whose plaintext (or rendered template) is empty as `null`: Go
+/// decrypts or renders it into a nil byte slice, which `encoding/json` writes as `null`. Items
+/// of a v1 `spec.data` blob come from JSON and keep their `""`.
+fn empty_values_as_null(doc: &mut Value) {
+    if let Some(Value::Object(data)) = doc.get_mut("data") {
+        for v in data.values_mut() {
+            if v.as_str() == Some("") {
+                *v = Value::Null;
+            }
+        }
+    }
 }

@@ -187,6 +187,7 @@ impl Plan {
     /// Bad flag values and combinations, with kubeseal's messages where SPEC §9 quotes them.
     pub fn from_cli(cli: Cli) -> Result<Plan> {
         let Cli {
+            version: _,
             seal,
             conn,
             command,
@@ -278,9 +279,6 @@ impl Plan {
                 None => Mode::Seal,
             },
         };
-        if matches!(mode, Mode::RecoveryUnseal { .. }) && conn.recovery_private_key.is_empty() {
-            bail!("--recovery-unseal requires --recovery-private-key");
-        }
         Ok(Plan {
             mode,
             input,

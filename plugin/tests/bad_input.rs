@@ -32,7 +32,7 @@
 //! | a private key as certificate | `--cert rsa4096.key` | `cannot use certificate {key}: failed to read PEM CERTIFICATE: no such block` | 1 |
 //! | DER certificate (no PEM) | `--cert {der}` | same "no such block" | 1 |
 //! | PEM of a truncated DER | `--cert {pem}` | `cannot use certificate {pem}: invalid certificate: not a DER X.509 certificate: …` | 1 |
-//! | missing certificate file | `--cert {missing}` | `failed to read {missing}: No such file or directory (os error 2)` | 1 |
+//! | missing certificate file | `--cert {missing}` | `open {missing}: no such file or directory` (Go's words, as kubeseal) | 1 |
 //! | cert URL, closed port | `--cert http://127.0.0.1:{port}/v1/cert.pem` | `cannot fetch certificate from {url}: Connection refused (os error 111); check the URL, or pass the certificate as a file with --cert` | 1 |
 //! | cert URL that never answers | `… --request-timeout 1s` | `fetching {url}: timed out after 1s; is the server reachable? (--request-timeout sets the limit)` (≈1 s) | 1 |
 //! | API server, closed port | `--kubeconfig {kc}` | `cannot get service kube-system/sealed-secrets-controller: Connection refused (os error 111); check the kubeconfig's server (or --server) is reachable, or seal offline with --cert` | 1 |
@@ -49,12 +49,12 @@
 //! | `--merge-into` garbage | `--merge-into {f}` | `cannot merge into {f}: input is not valid UTF-8 (invalid byte at offset 0); …` | 1 |
 //! | `--merge-into` a good file, garbage stdin | `--merge-into {f}` | `input is not valid UTF-8 …`; `{f}` byte-identical | 1 |
 //! | `--merge-into` a good file, ConfigMap stdin | `--merge-into {f}` | `document 1 is a v1 ConfigMap, not a v1 Secret; pass only Secret objects`; `{f}` byte-identical | 1 |
-//! | `--merge-into` a missing file | `--merge-into {f}` | `failed to read {f}: No such file or directory (os error 2)`; not created | 1 |
-//! | `set` a missing file | `set {f} k --from-literal v` | `failed to read {f}: No such file or directory (os error 2)`; not created | 1 |
+//! | `--merge-into` a missing file | `--merge-into {f}` | `open {f}: no such file or directory`; not created | 1 |
+//! | `set` a missing file | `set {f} k --from-literal v` | `open {f}: no such file or directory`; not created | 1 |
 //! | `set` a Secret | `set {f} k --from-literal v` | `cannot read {f}: document 1 is a v1 Secret, not a bitnami.com/v1alpha1 SealedSecret; pass only SealedSecret objects` | 1 |
 //! | `set` with an expired certificate | `set {f} k …` | `failed to encrypt using an expired certificate on January 1, 2021` | 1 |
 //! | `set` with a value over `MAX_INPUT_BYTES` | `set {f} k --from-file {big}` | `failed to read {big}: it is larger than 64 MiB, …` | 1 |
-//! | `unset` a missing file | `unset {f} k` | `failed to read {f}: …` | 1 |
+//! | `unset` a missing file | `unset {f} k` | `open {f}: no such file or directory` | 1 |
 //! | `unset` a ConfigMap | `unset {f} k` | `cannot read {f}: document 1 is a v1 ConfigMap, …` | 1 |
 //! | `unset` garbage | `unset {f} k` | `{f} is not UTF-8: invalid utf-8 sequence of 1 bytes from index 0` | 1 |
 //! | `unset` a missing key | `unset {f} nokey` | `{f} has no item "nokey"; its items are: api-token, password, username` | 1 |
@@ -525,7 +525,7 @@ fn bad_input_fails_on_one_line_and_touches_nothing() {
         case("a private key as certificate", &["--cert", &td("keys/rsa4096.key")], SECRET.as_bytes(), exact(format!("cannot use certificate {}: failed to read PEM CERTIFICATE: no such block", td("keys/rsa4096.key")))),
         case("DER certificate", &["--cert", &p(&der_file)], SECRET.as_bytes(), exact(format!("cannot use certificate {}: failed to read PEM CERTIFICATE: no such block", p(&der_file)))),
         case("PEM of a truncated DER", &["--cert", &p(&truncated)], SECRET.as_bytes(), around(format!("cannot use certificate {}: invalid certificate: not a DER X.509 certificate: ", p(&truncated)), "")),
-        case("missing certificate file", &["--cert", &p(&missing)], SECRET.as_bytes(), around(format!("failed to read {}: ", p(&missing)), "(os error 2)")),
+        case("missing certificate file", &["--cert", &p(&missing)], SECRET.as_bytes(), exact(format!("open {}: no such file or directory", p(&missing)))),
         case("cert URL, closed port", &["--cert", &closed_url], SECRET.as_bytes(), around(format!("cannot fetch certificate from {closed_url}: "), "; check the URL, or pass the certificate as a file with --cert"))
             .within(Duration::from_secs(10)),
         case("cert URL that never answers", &["--cert", &silent_url, "--request-timeout", "1s"], SECRET.as_bytes(), exact(format!("fetching {silent_url}: timed out after 1s; is the server reachable? (--request-timeout sets the limit)")))
@@ -557,10 +557,10 @@ fn bad_input_fails_on_one_line_and_touches_nothing() {
             .unchanged(&good),
         case("--merge-into a good file, ConfigMap stdin", &["--cert", c, "--merge-into", &p(&good_yaml)], CONFIG_MAP.as_bytes(), exact("document 1 is a v1 ConfigMap, not a v1 Secret; pass only Secret objects"))
             .unchanged(&good_yaml),
-        case("--merge-into a missing file", &["--cert", c, "--merge-into", &p(&missing)], SECRET.as_bytes(), around(format!("failed to read {}: ", p(&missing)), "(os error 2)"))
+        case("--merge-into a missing file", &["--cert", c, "--merge-into", &p(&missing)], SECRET.as_bytes(), exact(format!("open {}: no such file or directory", p(&missing))))
             .absent(&missing),
         // set / unset.
-        case("set a missing file", &["--cert", c, "set", &p(&missing), "k", "--from-literal", "v"], b"", around(format!("failed to read {}: ", p(&missing)), "(os error 2)"))
+        case("set a missing file", &["--cert", c, "set", &p(&missing), "k", "--from-literal", "v"], b"", exact(format!("open {}: no such file or directory", p(&missing))))
             .absent(&missing),
         case("set a Secret", &["--cert", c, "set", &p(&secret_file), "k", "--from-literal", "v"], b"", exact(format!("cannot read {}: document 1 is a v1 Secret, not a bitnami.com/v1alpha1 SealedSecret; pass only SealedSecret objects", p(&secret_file))))
             .unchanged(&secret_file),
@@ -568,7 +568,7 @@ fn bad_input_fails_on_one_line_and_touches_nothing() {
             .unchanged(&good_yaml),
         case("set with a value over MAX_INPUT_BYTES", &["--cert", c, "set", &p(&good_yaml), "k", "--from-file", &p(&big)], b"", exact(format!("failed to read {}: {too_big}", p(&big))))
             .unchanged(&good_yaml),
-        case("unset a missing file", &["unset", &p(&missing), "k"], b"", around(format!("failed to read {}: ", p(&missing)), "(os error 2)"))
+        case("unset a missing file", &["unset", &p(&missing), "k"], b"", exact(format!("open {}: no such file or directory", p(&missing))))
             .absent(&missing),
         case("unset a ConfigMap", &["unset", &p(&cm_file), "k"], b"", exact(format!("cannot read {}: document 1 is a v1 ConfigMap, not a bitnami.com/v1alpha1 SealedSecret; pass only SealedSecret objects", p(&cm_file))))
             .unchanged(&cm_file),

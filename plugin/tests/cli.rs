@@ -3,6 +3,8 @@
 
 mod bad_input;
 mod fake_api;
+mod parity;
+mod upstream;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -598,10 +600,38 @@ fn recovery_keys_can_be_pem_pkcs8_key_secrets_and_lists() {
         &sealed,
     );
     assert!(err.contains("no key could decrypt secret (k)"), "{err}");
+    // Without any key, kubeseal goes on and fails to decrypt; scripts match that text.
     let err = fails(&["--recovery-unseal"], &sealed);
     assert_eq!(
         err,
-        "error: --recovery-unseal requires --recovery-private-key\n"
+        "error: cannot unseal standard input: cannot unseal a: no key could decrypt secret (k); no --recovery-private-key was given: pass the controller's key backup\n"
+    );
+    // A key backup written by `json.Marshal` of a typed SecretList (client-go's List result):
+    // no kind or apiVersion on the list or its items. kubeseal reads it as a v1 List.
+    let bare = |name: &str, key: &str, crt: &str| {
+        let mut s = secret(name, key, crt);
+        let m = s.as_object_mut().unwrap();
+        m.remove("kind");
+        m.remove("apiVersion");
+        s
+    };
+    let typed = serde_json::json!({"metadata": {"resourceVersion": "42"}, "items": [
+        bare("k-b", "keys/rsa4096-b.key", "keys/rsa4096-b.crt"),
+        bare("k-a", "keys/rsa4096.key", "keys/rsa4096.crt"),
+    ]});
+    let typed_file = dir.write("typed-list.json", typed.to_string());
+    assert_eq!(
+        recover(&sealed, &[typed_file.to_str().unwrap()]),
+        vec![data(&[("k", "v")])]
+    );
+    // `kubectl get secret -o json` writes a SecretList.
+    let mut kubectl = typed.clone();
+    kubectl["kind"] = "SecretList".into();
+    kubectl["apiVersion"] = "v1".into();
+    let kubectl_file = dir.write("secret-list.json", kubectl.to_string());
+    assert_eq!(
+        recover(&sealed, &[kubectl_file.to_str().unwrap()]),
+        vec![data(&[("k", "v")])]
     );
 }
 

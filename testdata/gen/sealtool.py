@@ -455,7 +455,7 @@ def seal_secret(
     namespace: str | None = None,
     name: str | None = None,
     allow_empty_data: bool = False,
-    omit_null_timestamp: bool = False,
+    omit_null_timestamp: bool = True,
 ) -> dict:
     """v1 Secret dict -> SealedSecret dict (key order as kubeseal's JSON output).
 
@@ -1087,7 +1087,7 @@ def _cmd_seal_secret(args) -> int:
         for doc in docs:
             ss = seal_secret(pub, doc, scope=args.scope, namespace=args.namespace, name=args.name,
                              allow_empty_data=args.allow_empty_data,
-                             omit_null_timestamp=args.omit_null_timestamp)
+                             omit_null_timestamp=not args.null_timestamp)
             out.append(go_json(ss) + "\n")
     except ValueError as exc:
         return _die(str(exc))
@@ -1180,8 +1180,9 @@ def main(argv=None) -> int:
                    help='namespace for inputs without one (default "default"; not used for cluster-wide)')
     p.add_argument("--name", default=None, help="override metadata.name")
     p.add_argument("--allow-empty-data", action="store_true", help="allow Secrets without data/stringData")
-    p.add_argument("--omit-null-timestamp", action="store_true",
-                   help='omit "creationTimestamp": null (as apimachinery >= 0.34 does)')
+    p.add_argument("--null-timestamp", action="store_true",
+                   help='write "creationTimestamp": null as kubeseal before 0.36 did (default: '
+                        'omit it, as kubeseal 0.36 does)')
     p.set_defaults(func=_cmd_seal_secret)
 
     p = sub.add_parser("open-sealed", help="open a SealedSecret from stdin; print {item: base64}")

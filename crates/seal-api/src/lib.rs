@@ -31,6 +31,7 @@
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 
 mod b64;
+mod goyaml;
 mod keyring;
 mod manifest;
 #[cfg(test)]
@@ -38,15 +39,13 @@ mod regressions;
 mod resource;
 mod scope;
 mod seal;
-mod template;
 mod unseal;
 
 pub use b64::{Base64Error, decode as decode_base64, encode as encode_base64};
 pub use keyring::{KeyEntry, Keyring};
 pub use manifest::{
-    Format, MAX_INPUT_BYTES, read_documents, read_sealed_secrets, read_secrets,
-    sealed_secret_to_string, to_value, to_yaml_string, with_null_creation_timestamps,
-    write_document,
+    Format, MAX_INPUT_BYTES, go_shape, read_documents, read_sealed_secrets, read_secrets,
+    sealed_secret_to_string, to_value, to_yaml_string, write_document,
 };
 pub use resource::{
     SealedSecret, SealedSecretCondition, SealedSecretSpec, SealedSecretStatus, SecretTemplateSpec,
@@ -54,7 +53,7 @@ pub use resource::{
 };
 pub use scope::Scope;
 pub use seal::{SealOptions, raw_label, seal_raw, seal_secret, seal_secret_with_rng};
-pub use template::{TemplateError, render as render_template};
+pub use seal_template::{Error as TemplateError, render as render_template};
 pub use unseal::{
     NO_KEY_COULD_DECRYPT, RSA_LIMIT_REACHED, UnsealFailure, UnsealOptions, Unsealed,
     owner_reference, unseal,
@@ -63,6 +62,10 @@ pub use unseal::{
 pub use k8s_openapi;
 pub use seal_crypto as crypto;
 
+/// The upstream release whose wire format, flags, output bytes and error texts this project
+/// reproduces, and which it was checked against; both programs print it in `--version` as
+/// upstream does (`kubeseal version: …`, `controller version: …`).
+pub const UPSTREAM_VERSION: &str = "v0.36.6";
 /// Upstream's annotation and label prefix.
 pub const UPSTREAM_PREFIX: &str = "sealedsecrets.bitnami.com/";
 /// Top-level annotation: sealed for any name in the namespace.

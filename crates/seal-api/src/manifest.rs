@@ -205,23 +205,6 @@ pub fn to_value<T: Serialize>(obj: &T) -> Result<Value> {
     serde_json::to_value(obj).map_err(|e| Error::manifest(format!("cannot serialize: {e}")))
 }
 
-/// Adds `creationTimestamp: null` where Go's ObjectMeta would print it, at the top level and in a
-/// SealedSecret's template, as kubeseal's output has it.
-pub fn with_null_creation_timestamps(mut doc: Value) -> Value {
-    fn fill(meta: Option<&mut Value>) {
-        if let Some(Value::Object(m)) = meta {
-            m.entry("creationTimestamp").or_insert(Value::Null);
-        }
-    }
-    fill(doc.get_mut("metadata"));
-    fill(
-        doc.get_mut("spec")
-            .and_then(|s| s.get_mut("template"))
-            .and_then(|t| t.get_mut("metadata")),
-    );
-    doc
-}
-
 /// Renders a SealedSecret exactly as kubeseal prints it in `format`.
 ///
 /// # Errors
@@ -232,12 +215,23 @@ pub fn sealed_secret_to_string(ss: &SealedSecret, format: Format) -> Result<Stri
     if let Value::Object(m) = &mut doc {
         m.remove("status");
     }
-    Ok(write_document(&with_null_creation_timestamps(doc), format))
+    Ok(write_document(&doc, format))
 }
 
 /// Renders one document in `format`: JSON pretty-printed with Go's key order for Kubernetes
 /// objects and a trailing newline, or YAML with sorted keys after a `---` line.
+///
+/// A `SealedSecret` or `Secret` is first given the shape Go's `encoding/json` gives the typed
+/// object (see [`go_shape`]), so the bytes match kubeseal's.
 pub fn write_document(doc: &Value, format: Format) -> String {
+    let shaped;
+    let doc = match doc.get("kind").and_then(Value::as_str) {
+        Some("SealedSecret" | "Secret") => {
+            shaped = go_shape(doc.clone());
+            &shaped
+        }
+        _ => doc,
+    };
     let mut out = String::new();
     match format {
         Format::Json => {
@@ -250,6 +244,71 @@ pub fn write_document(doc: &Value, format: Format) -> String {
         }
     }
     out
+}
+
+/// What Go's `encoding/json` writes for a typed `SealedSecret` or v1 `Secret` (apimachinery
+/// 0.35, kubeseal 0.36): `omitempty` fields that are empty are left out (in `metadata`, among
+/// others, empty strings, maps and lists, a zero `generation`, and the zero `creationTimestamp`
+/// that older releases printed as `null`); struct fields are always there, so a SealedSecret
+/// always has `metadata`, `spec.template` and `spec.template.metadata`, and a Secret `metadata`.
+pub fn go_shape(mut doc: Value) -> Value {
+    let kind = doc.get("kind").and_then(Value::as_str).map(str::to_owned);
+    let Value::Object(root) = &mut doc else {
+        return doc;
+    };
+    shape_meta(
+        root.entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new())),
+    );
+    match kind.as_deref() {
+        Some("SealedSecret") => {
+            let spec = root
+                .entry("spec")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(spec) = spec {
+                let template = spec
+                    .entry("template")
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(t) = template {
+                    shape_meta(
+                        t.entry("metadata")
+                            .or_insert_with(|| Value::Object(Map::new())),
+                    );
+                    t.retain(|k, v| k == "metadata" || !go_empty(v));
+                }
+                spec.retain(|k, v| k == "template" || k == "encryptedData" || !go_empty(v));
+            }
+            root.retain(|k, v| !(k == "status" && go_empty(v)));
+        }
+        Some("Secret") => {
+            root.retain(|k, v| {
+                !(matches!(k.as_str(), "immutable" | "data" | "stringData" | "type") && go_empty(v))
+            });
+        }
+        _ => {}
+    }
+    doc
+}
+
+/// Leaves out ObjectMeta's empty fields; every one is `omitempty` (or `omitzero`) in Go.
+fn shape_meta(meta: &mut Value) {
+    if let Value::Object(m) = meta {
+        m.retain(|k, v| !(go_empty(v) || (k == "generation" && v.as_i64() == Some(0))));
+    } else if meta.is_null() {
+        *meta = Value::Object(Map::new());
+    }
+}
+
+/// What `omitempty` leaves out of the fields shaped here: null (a nil pointer, map or slice), "",
+/// {} and []. A `false` or `0` behind a pointer (`immutable`) stays.
+fn go_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Bool(_) | Value::Number(_) => false,
+    }
 }
 
 /// Renders one value as YAML (sorted keys, no leading `---`).
@@ -268,6 +327,8 @@ enum Ctx {
     Meta,
     Spec,
     Template,
+    OwnerRefs,
+    OwnerRef,
     Other,
 }
 
@@ -304,7 +365,15 @@ fn key_order(ctx: Ctx, root_kind: Option<&str>) -> &'static [&'static str] {
         (Ctx::Meta, _) => GO_OBJECT_META,
         (Ctx::Spec, _) => &["template", "data", "encryptedData"],
         (Ctx::Template, _) => &["metadata", "type", "immutable", "data"],
-        (Ctx::Other, _) => &[],
+        (Ctx::OwnerRef, _) => &[
+            "apiVersion",
+            "kind",
+            "name",
+            "uid",
+            "controller",
+            "blockOwnerDeletion",
+        ],
+        (Ctx::OwnerRefs | Ctx::Other, _) => &[],
     }
 }
 
@@ -313,6 +382,7 @@ fn child_ctx(ctx: Ctx, key: &str) -> Ctx {
         (Ctx::Root | Ctx::Template, "metadata") => Ctx::Meta,
         (Ctx::Root, "spec") => Ctx::Spec,
         (Ctx::Spec, "template") => Ctx::Template,
+        (Ctx::Meta, "ownerReferences") => Ctx::OwnerRefs,
         _ => Ctx::Other,
     }
 }
@@ -355,7 +425,12 @@ fn write_json(out: &mut String, v: &Value, ctx: Ctx, indent: usize) {
             out.push_str("[\n");
             for (i, val) in a.iter().enumerate() {
                 push_indent(out, indent + 1);
-                write_json(out, val, Ctx::Other, indent + 1);
+                let item_ctx = if ctx == Ctx::OwnerRefs {
+                    Ctx::OwnerRef
+                } else {
+                    Ctx::Other
+                };
+                write_json(out, val, item_ctx, indent + 1);
                 if i + 1 < a.len() {
                     out.push(',');
                 }
@@ -397,157 +472,8 @@ fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-// ---------------------------------------------------------------------------------------------
-// YAML, in the block style of go-yaml with sorted keys.
-
 fn write_yaml_document(out: &mut String, v: &Value) {
-    match v {
-        Value::Object(m) if !m.is_empty() => write_yaml_map(out, m, 0),
-        Value::Array(a) if !a.is_empty() => write_yaml_seq(out, a, 0),
-        scalar => {
-            write_yaml_scalar(out, scalar);
-            out.push('\n');
-        }
-    }
-}
-
-fn sorted(m: &Map<String, Value>) -> Vec<(&String, &Value)> {
-    let mut entries: Vec<_> = m.iter().collect();
-    entries.sort_by(|a, b| a.0.cmp(b.0));
-    entries
-}
-
-fn write_yaml_map(out: &mut String, m: &Map<String, Value>, indent: usize) {
-    for (i, (k, v)) in sorted(m).into_iter().enumerate() {
-        if i > 0 {
-            push_indent(out, indent);
-        }
-        write_yaml_str(out, k);
-        out.push(':');
-        write_yaml_value_after_key(out, v, indent);
-    }
-}
-
-fn write_yaml_value_after_key(out: &mut String, v: &Value, indent: usize) {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            out.push('\n');
-            push_indent(out, indent + 1);
-            write_yaml_map(out, m, indent + 1);
-        }
-        Value::Array(a) if !a.is_empty() => {
-            out.push('\n');
-            push_indent(out, indent);
-            write_yaml_seq(out, a, indent);
-        }
-        scalar => {
-            out.push(' ');
-            write_yaml_scalar(out, scalar);
-            out.push('\n');
-        }
-    }
-}
-
-fn write_yaml_seq(out: &mut String, a: &[Value], indent: usize) {
-    for (i, v) in a.iter().enumerate() {
-        if i > 0 {
-            push_indent(out, indent);
-        }
-        out.push_str("- ");
-        match v {
-            Value::Object(m) if !m.is_empty() => write_yaml_map(out, m, indent + 1),
-            Value::Array(inner) if !inner.is_empty() => write_yaml_seq(out, inner, indent + 1),
-            scalar => {
-                write_yaml_scalar(out, scalar);
-                out.push('\n');
-            }
-        }
-    }
-}
-
-fn write_yaml_scalar(out: &mut String, v: &Value) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => write_yaml_str(out, s),
-        Value::Object(_) => out.push_str("{}"),
-        Value::Array(_) => out.push_str("[]"),
-    }
-}
-
-fn write_yaml_str(out: &mut String, s: &str) {
-    if yaml_plain_ok(s) {
-        out.push_str(s);
-    } else {
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                c if needs_escape(c) => {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                }
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-    }
-}
-
-/// Characters YAML would not keep as they are inside a scalar.
-fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
-}
-
-/// Whether `s` can be written as a plain YAML scalar and read back as the same string under both
-/// YAML 1.1 (go-yaml, kubectl) and YAML 1.2 rules.
-fn yaml_plain_ok(s: &str) -> bool {
-    let Some(first) = s.chars().next() else {
-        return false;
-    };
-    if s.trim() != s || s.chars().any(needs_escape) {
-        return false;
-    }
-    // An indicator character can't start a plain scalar, except a '-' that doesn't start a
-    // sequence entry or a document marker.
-    let dash_ok = first == '-' && s.len() > 1 && !s.starts_with("- ") && !s.starts_with("---");
-    if "-?:,[]{}#&*!|>'\"%@`=<~".contains(first) && !dash_ok {
-        return false;
-    }
-    if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
-        return false;
-    }
-    let lower = s.to_ascii_lowercase();
-    const RESERVED: &[&str] = &[
-        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".inf", "-.inf", "+.inf",
-        ".nan",
-    ];
-    if RESERVED.contains(&lower.as_str()) {
-        return false;
-    }
-    // Anything that looks like a number or a timestamp is quoted.
-    let numeric_start =
-        first.is_ascii_digit() || ((first == '-' || first == '+' || first == '.') && s.len() > 1);
-    if numeric_start {
-        let rest = s.trim_start_matches(['-', '+']);
-        let looks_numeric = rest.parse::<f64>().is_ok()
-            || rest.starts_with("0x")
-            || rest.starts_with("0o")
-            || rest.starts_with("0b")
-            || rest
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == '_' || c == ':' || c == '.')
-            || (rest.len() >= 8
-                && rest.as_bytes()[4] == b'-'
-                && rest.as_bytes()[..4].iter().all(u8::is_ascii_digit));
-        if looks_numeric {
-            return false;
-        }
-    }
-    true
+    crate::goyaml::write_document(out, v);
 }
 
 #[cfg(test)]
@@ -680,8 +606,7 @@ mod tests {
     "template": {
       "metadata": {
         "name": "s",
-        "namespace": "n",
-        "creationTimestamp": null
+        "namespace": "n"
       },
       "type": "Opaque"
     },
@@ -696,66 +621,54 @@ mod tests {
     }
 
     #[test]
-    fn yaml_is_sorted_block_style() {
-        let doc = json!({"kind": "SealedSecret", "metadata": {"name": "s", "creationTimestamp": null, "labels": {}}, "list": ["a", {"k": "v", "j": 1}], "v": "true"});
-        let expected = "---\nkind: SealedSecret\nlist:\n- a\n- j: 1\n  k: v\nmetadata:\n  creationTimestamp: null\n  labels: {}\n  name: s\nv: \"true\"\n";
-        assert_eq!(write_document(&doc, Format::Yaml), expected);
+    fn objects_get_the_shape_go_gives_them() {
+        // Empty omitempty fields go, the zero creationTimestamp older kubeseal printed as null
+        // included; struct fields stay even when empty.
+        let ss = json!({
+            "kind": "SealedSecret", "apiVersion": "bitnami.com/v1alpha1",
+            "metadata": {"name": "s", "namespace": "", "creationTimestamp": null, "generation": 0, "labels": {}, "finalizers": []},
+            "spec": {"encryptedData": {}, "data": ""},
+            "status": null,
+        });
+        assert_eq!(
+            go_shape(ss),
+            json!({
+                "kind": "SealedSecret", "apiVersion": "bitnami.com/v1alpha1",
+                "metadata": {"name": "s"},
+                "spec": {"template": {"metadata": {}}, "encryptedData": {}},
+            })
+        );
+        let secret = json!({
+            "kind": "Secret", "apiVersion": "v1",
+            "metadata": {"name": "s", "ownerReferences": [{"uid": "", "name": "s", "kind": "SealedSecret", "apiVersion": "bitnami.com/v1alpha1", "controller": true}]},
+            "data": {"empty": null}, "stringData": {}, "type": "", "immutable": false,
+        });
+        let shaped = go_shape(secret.clone());
+        assert_eq!(
+            shaped,
+            json!({
+                "kind": "Secret", "apiVersion": "v1",
+                "metadata": secret["metadata"],
+                "data": {"empty": null}, "immutable": false,
+            })
+        );
+        // Owner references in Go's field order, uid printed even when empty.
+        let text = write_document(&secret, Format::Json);
+        assert!(
+            text.contains("\"ownerReferences\": [\n      {\n        \"apiVersion\": \"bitnami.com/v1alpha1\",\n        \"kind\": \"SealedSecret\",\n        \"name\": \"s\",\n        \"uid\": \"\",\n        \"controller\": true\n      }\n    ]"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("  \"immutable\": false,\n  \"data\": {\n    \"empty\": null\n  }\n}\n"),
+            "{text}"
+        );
     }
 
     #[test]
-    fn ambiguous_strings_are_quoted() {
-        for s in [
-            "",
-            "true",
-            "No",
-            "null",
-            "~",
-            "1",
-            "1.5",
-            "0x1f",
-            "1e3",
-            "2024-01-01",
-            "- a",
-            ": x",
-            "a: b",
-            "a #c",
-            " lead",
-            "trail ",
-            "#x",
-            "*a",
-            "&a",
-            "!t",
-            "|",
-            ">",
-            "%",
-            "@",
-            "`",
-            "{",
-            "[",
-            "'",
-            "\"",
-            "line\nbreak",
-            "12:30",
-            "<<",
-            "=",
-            "+1",
-            "-1",
-            ".5",
-        ] {
-            assert!(!yaml_plain_ok(s), "{s:?} must be quoted");
-        }
-        for s in [
-            "AgBy+/=",
-            "Opaque",
-            ".dockerconfigjson",
-            "kubernetes.io/tls",
-            "a-b",
-            "-x",
-            "hello world",
-            "sealedsecrets.bitnami.com/cluster-wide",
-        ] {
-            assert!(yaml_plain_ok(s), "{s:?} can be plain");
-        }
+    fn yaml_is_sorted_block_style() {
+        let doc = json!({"kind": "Thing", "metadata": {"name": "s", "creationTimestamp": null, "labels": {}}, "list": ["a", {"k": "v", "j": 1}], "v": "true"});
+        let expected = "---\nkind: Thing\nlist:\n- a\n- j: 1\n  k: v\nmetadata:\n  creationTimestamp: null\n  labels: {}\n  name: s\nv: \"true\"\n";
+        assert_eq!(write_document(&doc, Format::Yaml), expected);
     }
 
     fn arb_json() -> impl Strategy<Value = Value> {

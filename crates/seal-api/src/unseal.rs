@@ -10,7 +10,7 @@ use zeroize::Zeroize;
 
 use crate::{
     ANNOTATION_KEY_ID, ANNOTATION_SKIP_SET_OWNER_REFERENCES, Error, KeyEntry, Keyring, Result,
-    Scope, SealedSecret, b64, template,
+    Scope, SealedSecret, b64,
 };
 
 /// Message for a value that no key opens, as upstream words it.
@@ -335,9 +335,9 @@ fn build_secret(
             .iter()
             .map(|(k, src)| match src {
                 None => Ok((k.clone(), None)),
-                Some(src) => template::render(k, src, &dot)
+                Some(src) => seal_template::render(k, src, &dot)
                     .map(|s| (k.clone(), Some(Zeroizing::new(s.into_bytes()))))
-                    .map_err(|e| Error::Template(e.message)),
+                    .map_err(|e| Error::Template(e.to_string())),
             })
             .collect();
         for v in dot.values_mut() {

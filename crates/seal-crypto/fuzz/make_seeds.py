@@ -92,7 +92,7 @@ def manifests():
 
 
 def templates():
-    lines = (ROOT / "crates/seal-api/src/template/golden/golden.jsonl").read_text().splitlines()
+    lines = (ROOT / "crates/seal-template/tests/golden/golden.jsonl").read_text().splitlines()
     seen = set()
     for row in lines[1:] if GOLDEN else []:
         src = json.loads(row)["src"]

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::funcs::{self, Func, T};
+use super::more::member as funcs_member;
 use super::parse::{Arg, Branch, Cmd, Node, Number, Pipe, TreeSet};
 use super::value::{MapRef, TooDeep, Value, go_quote, write_v};
 use super::{MAX_ALLOC, MAX_DEPTH, MAX_NEST, MAX_OUTPUT, MAX_STEPS};
@@ -76,6 +77,10 @@ pub(super) struct Exec<'a> {
     pub(super) maps: Vec<MapRef>,
     /// Number of bcrypt hashes computed (each costs tens of milliseconds).
     pub(super) bcrypt_calls: usize,
+    /// Keys generated or imported (see `keys::MAX_KEYS`).
+    pub(super) key_calls: usize,
+    /// `derivePassword` calls (see `more::MAX_SCRYPT`).
+    pub(super) scrypt_calls: usize,
     /// Regular expressions compiled so far, by pattern (see `funcs::cached_regex`). Shared,
     /// not cloned: a cloned `Regex` starts with an empty match cache, as costly as compiling.
     pub(super) regexes: std::collections::HashMap<String, Rc<regex::Regex>>,
@@ -97,6 +102,8 @@ impl<'a> Exec<'a> {
             out: String::new(),
             maps: Vec::new(),
             bcrypt_calls: 0,
+            key_calls: 0,
+            scrypt_calls: 0,
             regexes: std::collections::HashMap::new(),
         }
     }
@@ -524,7 +531,7 @@ impl<'a> Exec<'a> {
 
     fn eval_field_chain(
         &mut self,
-        _dot: &Value,
+        dot: &Value,
         mut receiver: Value,
         node: &'a Arg,
         idents: &[String],
@@ -534,20 +541,23 @@ impl<'a> Exec<'a> {
         let n = idents.len();
         let mut wrapped = false;
         for ident in &idents[..n - 1] {
-            (receiver, wrapped) = self.eval_field(ident, node, &[], None, receiver, wrapped)?;
+            (receiver, wrapped) =
+                self.eval_field(dot, ident, node, &[], None, receiver, wrapped)?;
         }
         Ok(self
-            .eval_field(&idents[n - 1], node, args, final_, receiver, wrapped)?
+            .eval_field(dot, &idents[n - 1], node, args, final_, receiver, wrapped)?
             .0)
     }
 
     /// Go's `evalField`. `wrapped` tells that the receiver came out of a
     /// `map[string]interface {}`, so Go would name its type `interface {}`.
+    #[allow(clippy::too_many_arguments)] // Go's evalField, plus dot for method arguments
     fn eval_field(
         &mut self,
+        dot: &Value,
         field: &str,
         node: &'a Arg,
-        args: &[Arg],
+        args: &'a [Arg],
         final_: Option<Value>,
         receiver: Value,
         wrapped: bool,
@@ -558,6 +568,37 @@ impl<'a> Exec<'a> {
             Value::Missing => Ok((Value::Missing, false)),
             Value::Nil => {
                 Err(self.errorf(format!("nil pointer evaluating interface {{}}.{field}")))
+            }
+            Value::Obj(o) => {
+                // Go checks a method's arity before evaluating its arguments.
+                let given = args.len().saturating_sub(1) + usize::from(final_.is_some());
+                if given > 0 && matches!(**o, super::value::Obj::Cert { .. }) {
+                    return Err(self.errorf(format!(
+                        "{field} has arguments but cannot be invoked as function"
+                    )));
+                }
+                if let Some(want) = super::more::arity(o, field)
+                    && want != given
+                {
+                    return Err(self.errorf(format!(
+                        "wrong number of args for {field}: want {want} got {given}"
+                    )));
+                }
+                let mut argv = Vec::new();
+                for arg in args.iter().skip(1) {
+                    argv.push(self.eval_arg(dot, None, arg)?);
+                }
+                if let Some(f) = final_ {
+                    argv.push(f);
+                }
+                match funcs_member(o, field, &argv) {
+                    Ok(Some(v)) => Ok((v, false)),
+                    Ok(None) => Err(self.errorf(format!(
+                        "can't evaluate field {field} in type {}",
+                        receiver.type_name()
+                    ))),
+                    Err(e) => Err(self.errorf(e)),
+                }
             }
             Value::Map(m, elem) => {
                 if args.len() > 1 || final_.is_some() {
@@ -687,6 +728,7 @@ impl<'a> Exec<'a> {
                 T::Any => Ok(Value::Nil),
                 T::RV => Ok(Value::Missing),
                 T::MapSI => Ok(Value::nil_map(super::value::Elem::Any)),
+                T::ListAny => Ok(Value::nil_list(super::value::Elem::Any)),
                 _ => Err(self.errorf(format!("invalid value; expected {}", typ.name()))),
             };
         }
@@ -697,6 +739,14 @@ impl<'a> Exec<'a> {
             T::Float => matches!(value, Value::Float(_)),
             T::Bool => matches!(value, Value::Bool(_)),
             T::MapSI => matches!(value, Value::Map(_, super::value::Elem::Any)),
+            T::ListAny => matches!(value, Value::List(_, super::value::Elem::Any)),
+            T::Uint32 => false,
+            T::Time => {
+                matches!(&value, Value::Obj(o) if matches!(**o, super::value::Obj::Time(_)))
+            }
+            T::Cert => {
+                matches!(&value, Value::Obj(o) if matches!(**o, super::value::Obj::Cert { .. }))
+            }
         };
         if ok {
             return Ok(value);
@@ -720,6 +770,7 @@ impl<'a> Exec<'a> {
                 return match typ {
                     None | Some(T::Any) => Ok(Value::Nil),
                     Some(T::MapSI) => Ok(Value::nil_map(super::value::Elem::Any)),
+                    Some(T::ListAny) => Ok(Value::nil_list(super::value::Elem::Any)),
                     Some(T::RV) => Ok(Value::Missing),
                     Some(t) => Err(self.errorf(format!("cannot assign nil to {}", t.name()))),
                 };
@@ -770,6 +821,17 @@ impl<'a> Exec<'a> {
             Some(T::Str) => match n {
                 Arg::String { text, .. } => Ok(Value::str(text.as_str())),
                 _ => Err(self.errorf(format!("expected string; found {n}"))),
+            },
+            Some(T::Uint32) => match n {
+                Arg::Number { num, .. }
+                    if num.is_int && (0..=i64::from(u32::MAX)).contains(&num.int) =>
+                {
+                    Ok(Value::Int(num.int))
+                }
+                Arg::Number { num, .. } if num.is_int && num.int >= 0 => {
+                    Err(self.errorf(format!("overflow: {}", num.int)))
+                }
+                _ => Err(self.errorf(format!("expected unsigned integer; found {n}"))),
             },
             None | Some(T::Any | T::RV) => match n {
                 Arg::Bool { val, .. } => Ok(Value::Bool(*val)),

@@ -1,9 +1,8 @@
 //! text/template's builtins and Sprig v3's generic functions.
 //!
 //! Each function declares Go's parameter types so that argument checking and
-//! its error texts follow Go. Sprig functions that are non-deterministic or
-//! reach outside the template (dates, random values, key generation) are
-//! defined, so templates using them parse as upstream, but fail when called.
+//! its error texts follow Go. Dates, randomness, key material, semver, URLs
+//! and word case live in `more`.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -13,7 +12,7 @@ use sha2::Digest as _;
 
 use super::exec::{Exec, FnErr};
 use super::printf;
-use super::value::{Elem, Value, deep_equal, from_json, go_quote, sprint, to_json};
+use super::value::{Elem, Obj, Value, deep_equal, from_json, go_quote, sprint, to_json};
 use super::{MAX_BCRYPT, MAX_OUTPUT};
 
 /// A Go parameter type.
@@ -29,6 +28,14 @@ pub(super) enum T {
     Bool,
     /// `map[string]interface {}`
     MapSI,
+    /// `[]interface {}`
+    ListAny,
+    /// `uint32`
+    Uint32,
+    /// `time.Time`
+    Time,
+    /// Sprig's `certificate`
+    Cert,
 }
 
 impl T {
@@ -41,6 +48,10 @@ impl T {
             T::Float => "float64",
             T::Bool => "bool",
             T::MapSI => "map[string]interface {}",
+            T::ListAny => "[]interface {}",
+            T::Uint32 => "uint32",
+            T::Time => "time.Time",
+            T::Cert => "sprig.certificate",
         }
     }
 }
@@ -60,7 +71,7 @@ pub(super) fn is_defined(name: &str) -> bool {
     lookup(name).is_some()
 }
 
-fn f(params: &'static [T], variadic: Option<T>, imp: Imp) -> Option<Func> {
+pub(super) fn f(params: &'static [T], variadic: Option<T>, imp: Imp) -> Option<Func> {
     Some(Func {
         params,
         variadic,
@@ -728,55 +739,7 @@ pub(super) fn lookup(name: &str) -> Option<Func> {
         }),
         "regexQuoteMeta" => f(&[Str], None, |_, a| Ok(Value::str(quote_meta(&s(&a[0]))))),
 
-        // Defined by Sprig, refused here: time, randomness, key material,
-        // network-free but stateful or unsafe helpers.
-        "ago"
-        | "date"
-        | "date_in_zone"
-        | "date_modify"
-        | "dateInZone"
-        | "dateModify"
-        | "duration"
-        | "durationRound"
-        | "htmlDate"
-        | "htmlDateInZone"
-        | "must_date_modify"
-        | "mustDateModify"
-        | "mustToDate"
-        | "now"
-        | "toDate"
-        | "unixEpoch"
-        | "randAlphaNum"
-        | "randAlpha"
-        | "randAscii"
-        | "randNumeric"
-        | "shuffle"
-        | "randInt"
-        | "randBytes"
-        | "uuidv4"
-        | "genPrivateKey"
-        | "derivePassword"
-        | "buildCustomCert"
-        | "genCA"
-        | "genCAWithKey"
-        | "genSelfSignedCert"
-        | "genSelfSignedCertWithKey"
-        | "genSignedCert"
-        | "genSignedCertWithKey"
-        | "encryptAES"
-        | "decryptAES"
-        | "semver"
-        | "semverCompare"
-        | "urlParse"
-        | "urlJoin"
-        | "snakecase"
-        | "camelcase"
-        | "kebabcase"
-        | "wrap"
-        | "wrapWith" => f(&[], Some(Any), |_, _| {
-            Err("not supported by seal: the result would not be reproducible or the function is not implemented".into())
-        }),
-        _ => None,
+        _ => super::more::lookup(name),
     }
 }
 
@@ -908,7 +871,12 @@ fn builtin_index(_: &mut Exec<'_>, a: Vec<Value>) -> FResult {
                     },
                 }
             }
-            other => return Err(format!("can't index item of type {}", other.type_name()).into()),
+            // Go indirects a pointer before it gives up.
+            other => {
+                let t = other.type_name();
+                let t = t.strip_prefix('*').unwrap_or(&t);
+                return Err(format!("can't index item of type {t}").into());
+            }
         };
     }
     Ok(item)
@@ -970,6 +938,13 @@ fn eq(a1: &Value, rest: &[Value]) -> Result<bool, FnErr> {
                 (Value::Float(x), Value::Float(y)) => x == y,
                 (Value::Str(x), Value::Str(y)) => x == y,
                 (x, y) if x.as_int().is_some() && y.as_int().is_some() => x.as_int() == y.as_int(),
+                // Comparable Go objects of one type: `==` on the struct, or on the pointer.
+                (Value::Obj(x), Value::Obj(y)) if a1.type_name() == a.type_name() => {
+                    match (&**x, &**y) {
+                        (Obj::Version(_), Obj::Version(_)) => Rc::ptr_eq(x, y),
+                        (p, q) => p == q,
+                    }
+                }
                 _ => {
                     let is_nil = |v: &Value| v.is_nilish() || v.is_nil_list() || v.is_nil_map();
                     if a1.kind_name() != a.kind_name() && !a1.is_nilish() && !a.is_nilish() {
@@ -1972,7 +1947,7 @@ fn b32_value(c: u8) -> Option<u8> {
 
 /// Go's `base64.StdEncoding.DecodeString`; errors read
 /// "illegal base64 data at input byte N".
-fn b64_decode(src: &[u8]) -> Result<Vec<u8>, String> {
+pub(super) fn b64_decode(src: &[u8]) -> Result<Vec<u8>, String> {
     go_decode(src, 4, 6, b64_value, "base64")
 }
 

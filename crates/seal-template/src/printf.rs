@@ -669,6 +669,19 @@ impl Printer {
                 'q' => self.fmt_q(s),
                 _ => self.bad_verb(v, verb, depth)?,
             },
+            Value::Obj(o) => {
+                // Go calls String() for the string verbs; our objects all
+                // print through it (or as `{Cert Key}`).
+                let s = o.display();
+                match verb {
+                    'v' if self.f.sharp_v => self.fmt_q(&s),
+                    'v' | 's' => self.fmt_s(&s),
+                    'x' => self.fmt_sx(&s, false),
+                    'X' => self.fmt_sx(&s, true),
+                    'q' => self.fmt_q(&s),
+                    _ => self.bad_verb(v, verb, depth)?,
+                }
+            }
             Value::List(items, _) => {
                 if self.f.sharp_v {
                     self.buf.push_str(&v.type_name());

@@ -11,7 +11,7 @@ fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// One line of `golden/golden.jsonl`: a case and what Go rendered. The
+/// One line of `tests/golden/golden.jsonl`: a case and what Go rendered. The
 /// first line holds the data sets (`{"datasets": {name: map}}`) that cases
 /// name in `data`. `rust_out`/`rust_err` override Go's answer where we
 /// deliberately differ (the `note` says why); `skip` marks output that is
@@ -35,7 +35,7 @@ fn golden_cases_match_go() {
     struct Header {
         datasets: BTreeMap<String, BTreeMap<String, String>>,
     }
-    let text = include_str!("golden/golden.jsonl");
+    let text = include_str!("../tests/golden/golden.jsonl");
     let mut lines = text.lines();
     let header: Header =
         serde_json::from_str(lines.next().expect("header line")).expect("header parses");
@@ -58,7 +58,7 @@ fn golden_cases_match_go() {
         };
         let got = render(&g.name, &g.src, data);
         let ok = match (&got, &err) {
-            (Err(e), Some(want)) => e.message == *want,
+            (Err(e), Some(want)) => e.to_string() == *want,
             (Ok(o), None) => Some(o) == out.as_ref(),
             _ => false,
         };
@@ -69,7 +69,7 @@ fn golden_cases_match_go() {
                 g.src,
                 err.map(Err::<String, _>)
                     .unwrap_or_else(|| Ok(out.unwrap_or_default())),
-                got.map_err(|e| e.message)
+                got.map_err(|e| e.to_string())
             ));
         }
     }
@@ -115,7 +115,7 @@ fn ok(src: &str) -> String {
 fn err(name: &str, src: &str) -> String {
     match render(name, src, &sample()) {
         Ok(s) => panic!("{src:?} rendered {s:?}, wanted an error"),
-        Err(e) => e.message,
+        Err(e) => e.to_string(),
     }
 }
 
@@ -265,7 +265,11 @@ fn deep_nesting_fits_a_one_mib_stack() {
         .join()
         .expect("no stack overflow")
         .expect_err("nesting bound");
-    assert!(e.ends_with("exceeded maximum nesting depth (200)"), "{e}");
+    assert!(
+        e.to_string()
+            .ends_with("exceeded maximum nesting depth (200)"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -453,7 +457,7 @@ mod props {
 
 /// Renders every case of the JSON-lines file named by `SEAL_TEMPLATE_DIFF`
 /// and writes `<file>.rust` with our answers, for diffing against the Go
-/// oracle in `golden/oracle.go` on generated inputs.
+/// oracle in `tests/golden/oracle.go` on generated inputs.
 #[test]
 #[ignore = "differential run against Go: set SEAL_TEMPLATE_DIFF to a JSON-lines file"]
 fn differential_run() {
@@ -473,7 +477,7 @@ fn differential_run() {
         obj.remove("err");
         match render(&name, &src, &data) {
             Ok(o) => obj.insert("out".into(), o.into()),
-            Err(e) => obj.insert("err".into(), e.message.into()),
+            Err(e) => obj.insert("err".into(), e.to_string().into()),
         };
         out.push_str(&serde_json::to_string(&g).expect("serializes"));
         out.push('\n');

@@ -20,8 +20,8 @@ for l in sys.stdin:
     r = json.loads(l); r["note"] = "generated"; print(json.dumps(r, ensure_ascii=False))' > "$work/gen.jsonl"
 "$work/oracle/oracle" < "$work/in.jsonl" > "$work/raw.jsonl"
 "$work/oracle/oracle" < "$work/gen.jsonl" > "$work/genraw.jsonl"
-(cd "$here/../../../../.." && SEAL_TEMPLATE_DIFF="$work/genraw.jsonl" \
-  cargo test -q -p seal-api --lib template::tests::differential_run -- --ignored >/dev/null)
+(cd "$here/../../../.." && SEAL_TEMPLATE_DIFF="$work/genraw.jsonl" \
+  cargo test -q -p seal-template --lib tests::differential_run -- --ignored >/dev/null)
 python3 - "$work" <<'PY'
 import json, sys
 w = sys.argv[1]

@@ -74,6 +74,49 @@ pub(super) enum Value {
     List(Rc<Vec<Value>>, Elem),
     /// A `map[string]T`, iterated in sorted key order as Go's printer does.
     Map(MapRef, Elem),
+    /// A Go struct or pointer with fields and methods: `time.Time`,
+    /// `*semver.Version`, Sprig's `certificate`.
+    Obj(Rc<Obj>),
+}
+
+/// The Go objects Sprig functions return.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Obj {
+    Time(super::gotime::GoTime),
+    /// `*semver.Version` (what `semver` returns).
+    Version(super::semver::Version),
+    /// `semver.Version`, by value (what its `Inc…` methods return): the
+    /// pointer-receiver methods (`Original`, `LessThan`, …) are out of reach.
+    VersionValue(super::semver::Version),
+    /// `time.Duration`, printed by its `String()`.
+    Duration(i64),
+    /// `certificate{Cert, Key string}`.
+    Cert {
+        cert: Rc<str>,
+        key: Rc<str>,
+    },
+}
+
+impl Obj {
+    fn type_name(&self) -> &'static str {
+        match self {
+            Obj::Time(_) => "time.Time",
+            Obj::Version(_) => "*semver.Version",
+            Obj::VersionValue(_) => "semver.Version",
+            Obj::Duration(_) => "time.Duration",
+            Obj::Cert { .. } => "sprig.certificate",
+        }
+    }
+
+    /// What `fmt` prints for `%v` (`String()` where Go has one).
+    pub(super) fn display(&self) -> String {
+        match self {
+            Obj::Time(t) => t.string(),
+            Obj::Version(v) | Obj::VersionValue(v) => v.string(),
+            Obj::Duration(d) => super::gotime::duration_string(*d),
+            Obj::Cert { cert, key } => format!("{{{cert} {key}}}"),
+        }
+    }
 }
 
 /// Lists can nest arbitrarily deep (`$l = list $l` in a loop), and the
@@ -158,6 +201,7 @@ impl Value {
             Value::Str(_) => "string".into(),
             Value::List(_, e) => format!("[]{}", e.name()),
             Value::Map(_, e) => format!("map[string]{}", e.name()),
+            Value::Obj(o) => o.type_name().into(),
         }
     }
 
@@ -173,6 +217,11 @@ impl Value {
             Value::Str(_) => "string",
             Value::List(..) => "slice",
             Value::Map(..) => "map",
+            Value::Obj(o) => match **o {
+                Obj::Version(_) => "ptr",
+                Obj::Duration(_) => "int64",
+                _ => "struct",
+            },
         }
     }
 
@@ -187,6 +236,7 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::List(l, _) => !l.is_empty(),
             Value::Map(m, _) => !m.borrow().is_empty(),
+            Value::Obj(_) => true,
         }
     }
 
@@ -214,6 +264,10 @@ impl Value {
             Value::Str(s) => s.len(),
             Value::List(l, _) => 32 + l.len() * std::mem::size_of::<Value>(),
             Value::Map(m, _) => 64 + m.try_borrow().map_or(0, |m| m.len() * 64),
+            Value::Obj(o) => match &**o {
+                Obj::Cert { cert, key } => 64 + cert.len() + key.len(),
+                _ => 64,
+            },
             _ => 0,
         }
     }
@@ -231,6 +285,7 @@ pub(super) fn deep_equal(a: &Value, b: &Value, depth: usize) -> bool {
         (Value::Uint8(x), Value::Uint8(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Obj(x), Value::Obj(y)) => x == y,
         (Value::List(x, ex), Value::List(y, ey)) => {
             ex == ey
                 && a.is_nil_list() == b.is_nil_list()
@@ -285,6 +340,7 @@ pub(super) fn write_v(out: &mut String, v: &Value, depth: usize) -> Result<(), T
         }
         Value::Float(f) => out.push_str(&format_float_g(*f, -1, false)),
         Value::Str(s) => out.push_str(s),
+        Value::Obj(o) => out.push_str(&o.display()),
         Value::List(l, _) => {
             out.push('[');
             for (i, item) in l.iter().enumerate() {
@@ -724,6 +780,27 @@ fn json_write(
         }
         Value::Float(f) => out.push_str(&json_float(*f)?),
         Value::Str(s) => json_string(out, s, html),
+        Value::Obj(o) => match &**o {
+            Obj::Time(t) => json_string(
+                out,
+                &super::gotime::format(t, "2006-01-02T15:04:05.999999999Z07:00"),
+                html,
+            ),
+            Obj::Version(v) | Obj::VersionValue(v) => json_string(out, &v.string(), html),
+            Obj::Duration(d) => {
+                let _ = write!(out, "{d}");
+            }
+            Obj::Cert { cert, key } => {
+                let m: BTreeMap<String, Value> = [
+                    ("Cert".to_owned(), Value::Str(cert.clone())),
+                    ("Key".to_owned(), Value::Str(key.clone())),
+                ]
+                .into_iter()
+                .collect();
+                let map = Value::Map(Rc::new(RefCell::new(m)), Elem::Str);
+                json_write(out, &map, indent, html, depth)?;
+            }
+        },
         Value::List(..) if v.is_nil_list() => out.push_str("null"),
         Value::Map(..) if v.is_nil_map() => out.push_str("null"),
         Value::List(l, _) => {
