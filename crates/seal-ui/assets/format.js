@@ -276,6 +276,7 @@ export async function sealSecret(cert, input, now = new Date()) {
   const name = (input.name ?? '').trim();
   const namespace = (input.namespace ?? '').trim();
   checkIdentity(scope, namespace, name);
+  if (!/^[A-Za-z0-9._/-]*$/.test(type)) fail(`type "${type}" is not a Secret type: use e.g. Opaque or kubernetes.io/tls`);
   const items = checkItems(input.items);
   const key = await importPublicKey(cert);
   const label = scopeLabel(scope, namespace, name);
@@ -288,7 +289,6 @@ export async function sealSecret(cert, input, now = new Date()) {
   const meta = (extra) => {
     const m = { name };
     if (namespace) m.namespace = namespace;
-    m.creationTimestamp = null;
     if (Object.keys(extra).length) m.annotations = extra;
     return m;
   };
@@ -416,8 +416,38 @@ const yamlScalar = (v) => (v === null ? 'null' : typeof v === 'string' ? yamlStr
   : Array.isArray(v) ? '[]' : typeof v === 'object' ? '{}' : String(v));
 const isFull = (v) => v !== null && typeof v === 'object' && Object.keys(v).length > 0;
 
+// go-yaml v2's key order (kubectl-seal's YAML): rune by rune; where they differ, two letters
+// compare as characters, a non-letter sorts before a letter, runs of digits compare as numbers.
+function yamlKeyLess(a, b) {
+  const ar = [...a]; const br = [...b];
+  const letter = (c) => /\p{L}/u.test(c);
+  const digit = (c) => c >= '0' && c <= '9';
+  for (let i = 0; i < Math.min(ar.length, br.length); i++) {
+    if (ar[i] === br[i]) continue;
+    const al = letter(ar[i]); const bl = letter(br[i]);
+    if (al && bl) return ar[i] < br[i];
+    if (al || bl) return bl;
+    let an = 0n; let bn = 0n;
+    if (ar[i] === '0' || br[i] === '0') {
+      for (let j = i; j > 0 && digit(ar[j - 1]);) {
+        j -= 1;
+        if (ar[j] !== '0') { an = 1n; bn = 1n; break; }
+      }
+    }
+    let ai = i;
+    for (; ai < ar.length && digit(ar[ai]); ai++) an = an * 10n + BigInt(ar[ai]);
+    let bi = i;
+    for (; bi < br.length && digit(br[bi]); bi++) bn = bn * 10n + BigInt(br[bi]);
+    if (an !== bn) return an < bn;
+    if (ai !== bi) return ai < bi;
+    return ar[i] < br[i];
+  }
+  return ar.length < br.length;
+}
+const yamlKeyOrder = (a, b) => (a === b ? 0 : yamlKeyLess(a, b) ? -1 : 1);
+
 function writeYamlMap(obj, indent) {
-  const keys = Object.keys(obj).sort(byCodeUnits);
+  const keys = Object.keys(obj).sort(yamlKeyOrder);
   return keys.map((k, i) => {
     const v = obj[k];
     const head = (i > 0 ? '  '.repeat(indent) : '') + yamlString(k) + ':';
@@ -558,7 +588,7 @@ function setItemYaml(text, key, b64) {
     lines.splice(head + 1, 0, entry);
   } else {
     // Keep the items sorted, as kubectl-seal writes them.
-    const after = items.find((it) => byCodeUnits(it.key, key) > 0);
+    const after = items.find((it) => yamlKeyOrder(it.key, key) > 0);
     lines.splice(after ? after.line : end, 0, entry);
   }
   return lines.join(nl);

@@ -384,6 +384,7 @@ test('the page\'s format module writes kubectl-seal\'s bytes for types, immutabl
     ['strict', 'kubernetes.io/tls', true, 'on', 'n1', ['tls.crt', 'tls.key']],
     ['cluster-wide', '', false, '', 'x.y', ['.dockerconfigjson', 'yes']],
     ['namespace-wide', 'Opaque', false, '123', 'no', ['1e5', '-a', '0x1F']],
+    ['strict', 'Opaque', false, 'd', 'k', ['a10', 'a2', 'B', 'b', '_x', '9', '10', 'a02', '.z']],
   ];
   for (const [scope, type, immutable, namespace, name, keys] of cases) {
     const ss = await format.sealSecret(cert, { name, namespace, scope, type, immutable, items: keys.map((k) => ({ name: k, value: 'v' })) });

@@ -128,11 +128,11 @@ test('sealSecret builds what kubectl-seal builds, and its items open', async () 
     items: [{ name: 'password', value: 'hunter2' }, { name: 'bin', value: new Uint8Array([0, 255]), encoding: 'bytes' }],
   });
   assert.deepEqual(ss.metadata, {
-    name: 'db', namespace: 'prod', creationTimestamp: null,
+    name: 'db', namespace: 'prod',
     annotations: { [f.ANNOTATION_NAMESPACE_WIDE]: 'true', [f.ANNOTATION_KEY_ID]: await f.keyId(c) },
   });
   assert.deepEqual(ss.spec.template, {
-    metadata: { name: 'db', namespace: 'prod', creationTimestamp: null, annotations: { [f.ANNOTATION_NAMESPACE_WIDE]: 'true' } },
+    metadata: { name: 'db', namespace: 'prod', annotations: { [f.ANNOTATION_NAMESPACE_WIDE]: 'true' } },
     type: 'Opaque',
   });
   const label = f.scopeLabel('namespace-wide', 'prod', 'db');
