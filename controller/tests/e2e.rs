@@ -735,10 +735,11 @@ async fn the_sealing_page_and_its_certificate_are_reached_through_the_service_pr
         "/api/v1/namespaces/{}/services/http:seal-ui:/proxy",
         ctl_ns.name
     );
-    let healthz = format!("{proxy}/healthz");
-    eventually("healthz through the proxy", 60, || {
+    // Ready: the keys are loaded, so the certificate is served too.
+    let readyz = format!("{proxy}/readyz");
+    eventually("readyz through the proxy", 60, || {
         let client = client.clone();
-        let path = healthz.clone();
+        let path = readyz.clone();
         async move { api_get(&client, &path).await.filter(|(s, _, _)| *s == 200) }
     })
     .await;
