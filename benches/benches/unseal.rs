@@ -7,7 +7,7 @@
 //! 1. Single-core RSA-OAEP private operations per second straight through aws-lc-rs and the
 //!    `rsa` crate (blinded, as seal's pure-Rust backend does): the baselines.
 //! 2. `seal_api::unseal` — the function the controller's worker pool runs (`unseal_on_pool` in
-//!    controller/src/controller.rs, private) — on as many threads as the controller's default
+//!    controller/src/controller/reconcile.rs, private) — on as many threads as the controller's default
 //!    `--workers`, over 5-item SealedSecrets under one key, with the controller's options.
 //!    Target: items/s ≥ 0.9 × fastest baseline × cores.
 //! 3. One object at a time, SealedSecrets sealed with the oldest of 24 keys vs a keyring of

@@ -5,8 +5,13 @@
 //! - of the metadata: name, namespace, uid, resourceVersion, generation, deletionTimestamp, the
 //!   scope annotations, Flux's `requestedAt` and the `app.kubernetes.io/instance` label;
 //! - status;
-//! - of the spec, `template.immutable` and a [`SpecHash`] of the rest. Ciphertexts are not kept:
-//!   the slow path fetches the object before it decrypts.
+//! - of the spec, `template.immutable` and a [`SpecHash`] of the rest;
+//! - the whole spec (ciphertexts, templates) and the key hint only while the object is not yet
+//!   synced by us (no `Synced` True at this generation with our
+//!   [`UNSEALED`](crate::decide::UNSEALED) record), and only
+//!   within [`RETAIN_BUDGET`] bytes for all objects at once: the reconcile decrypts from it
+//!   without a GET, then releases it ([`Cached::release_spec`]). An object over the budget is
+//!   fetched before it is decrypted.
 //!
 //! [`Cached`] is what the watch deserializes into, so a list page never holds more than its
 //! text and these entries. Each object's spec is decoded on its own: one SealedSecret that
@@ -16,18 +21,20 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use kube::api::ApiResource;
 use seal_api::{
-    ANNOTATION_CLUSTER_WIDE, ANNOTATION_NAMESPACE_WIDE, SealedSecret, SealedSecretSpec,
-    SealedSecretStatus, SecretTemplateSpec,
+    ANNOTATION_CLUSTER_WIDE, ANNOTATION_KEY_ID, ANNOTATION_NAMESPACE_WIDE, SealedSecret,
+    SealedSecretSpec, SealedSecretStatus, SecretTemplateSpec,
 };
 use serde::Deserialize;
 
-use crate::decide::SpecHash;
+use crate::decide::{self, Digest, SpecHash};
 
 /// The label copied into `condition_info`.
 pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
@@ -44,6 +51,86 @@ const KEPT_ANNOTATIONS: [&str; 3] = [
 /// Longest decode error kept for status and events.
 const MAX_DETAIL: usize = 300;
 
+/// The most bytes of whole specs ([`Retained`]) the cache holds at once, over all objects.
+///
+/// About 1,100 new 5-item RSA-4096 objects (3.7 KiB of spec each); beyond that, objects are
+/// fetched one by one. Sized so that a first start at 10,000 SealedSecrets beside 50,000 other
+/// Secrets stays within 64 MiB: 12 MiB took the peak from 57 to 68.5 MiB (benches/README.md).
+pub const RETAIN_BUDGET: usize = 4 << 20;
+
+/// Bytes held by every [`Retained`] alive in this process.
+static RETAINED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes held by retained specs in this process now.
+pub fn retained_bytes() -> usize {
+    RETAINED_BYTES.load(Ordering::Relaxed)
+}
+
+/// A whole spec kept for the reconcile, counted against [`RETAIN_BUDGET`] while it lives.
+#[derive(Debug)]
+pub struct Retained {
+    /// The spec as the watch delivered it.
+    pub spec: SealedSecretSpec,
+    /// The object's `seal.dev/key-id` hint.
+    pub key_hint: Option<String>,
+    bytes: usize,
+}
+
+impl Retained {
+    /// Takes `bytes` of the budget for `spec`; `None` when the budget has no room.
+    fn new(spec: SealedSecretSpec, key_hint: Option<String>) -> Option<Arc<Self>> {
+        let bytes = spec_bytes(&spec);
+        let mut now = RETAINED_BYTES.load(Ordering::Relaxed);
+        loop {
+            if now.saturating_add(bytes) > RETAIN_BUDGET {
+                return None;
+            }
+            match RETAINED_BYTES.compare_exchange_weak(
+                now,
+                now + bytes,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => now = actual,
+            }
+        }
+        Some(Arc::new(Retained {
+            spec,
+            key_hint,
+            bytes,
+        }))
+    }
+}
+
+impl Drop for Retained {
+    fn drop(&mut self) {
+        RETAINED_BYTES.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
+/// About what a spec occupies: its strings plus the map and struct around them.
+fn spec_bytes(spec: &SealedSecretSpec) -> usize {
+    let strings: usize = spec
+        .encrypted_data
+        .iter()
+        .map(|(k, v)| k.len() + v.as_str().map_or(16, str::len) + 64)
+        .sum();
+    let templates: usize = spec
+        .template
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| k.len() + v.as_ref().map_or(0, String::len) + 64)
+        .sum();
+    let meta = spec
+        .template
+        .metadata
+        .as_ref()
+        .map_or(0, |m| serde_json::to_vec(m).map_or(0, |v| v.len()));
+    strings + templates + meta + 256
+}
+
 /// One cached SealedSecret.
 #[derive(Clone, Debug)]
 pub struct Cached {
@@ -54,6 +141,8 @@ pub struct Cached {
     pub spec: Result<SpecHash, String>,
     /// `spec.template.immutable`.
     pub immutable: Option<bool>,
+    /// The whole spec until the object is synced (shared by clones of this entry).
+    retained: Arc<Mutex<Option<Arc<Retained>>>>,
 }
 
 /// The wire shape the watch reads: metadata typed, spec and status decoded separately.
@@ -78,11 +167,33 @@ impl<'de> Deserialize<'de> for Cached {
             Some(v) => serde_path_to_error::deserialize::<_, SealedSecretSpec>(v)
                 .map_err(|e| detail(&e.path().to_string(), e.inner())),
         };
+        let done = decide::synced_at_generation(status.as_ref(), w.metadata.generation)
+            && Digest::of_status(status.as_ref()).is_some();
+        let key_hint = w
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(ANNOTATION_KEY_ID))
+            .cloned();
+        let (spec, retained) = match spec {
+            Ok(s) => {
+                let hash = SpecHash::of(&s);
+                let immutable = s.template.immutable;
+                let retained = if done {
+                    None
+                } else {
+                    Retained::new(s, key_hint)
+                };
+                (Ok((hash, immutable)), retained)
+            }
+            Err(e) => (Err(e), None),
+        };
         Ok(Cached {
             meta: slim_meta(w.metadata),
             status,
-            immutable: spec.as_ref().ok().and_then(|s| s.template.immutable),
-            spec: spec.map(|s| SpecHash::of(&s)),
+            immutable: spec.as_ref().ok().and_then(|(_, i)| *i),
+            spec: spec.map(|(h, _)| h),
+            retained: Arc::new(Mutex::new(retained)),
         })
     }
 }
@@ -103,6 +214,41 @@ impl Cached {
             },
             status: self.status.clone(),
         }
+    }
+
+    /// The whole object, if the cache still holds its spec: good for unsealing.
+    pub fn full(&self) -> Option<(SealedSecret, Arc<Retained>)> {
+        let retained = self
+            .retained
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()?;
+        let mut ss = self.view();
+        ss.spec = retained.spec.clone();
+        if let Some(hint) = &retained.key_hint {
+            ss.metadata
+                .annotations
+                .get_or_insert_with(BTreeMap::new)
+                .insert(ANNOTATION_KEY_ID.to_owned(), hint.clone());
+        }
+        Some((ss, retained))
+    }
+
+    /// Whether the cache holds the whole spec.
+    pub fn holds_spec(&self) -> bool {
+        self.retained
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// Drops the whole spec, returning its bytes to the budget: the object is synced, or will
+    /// not be retried before it changes.
+    pub fn release_spec(&self) {
+        self.retained
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
     }
 
     /// The resource the watch asks for.
@@ -245,6 +391,39 @@ mod tests {
             seal_api::Scope::from_annotations(view.metadata.annotations.as_ref()),
             seal_api::Scope::from_annotations(typed.metadata.annotations.as_ref())
         );
+    }
+
+    #[test]
+    fn the_whole_spec_is_kept_until_synced_with_our_record_and_released_after() {
+        // Synced at its generation, but no record of ours (upstream's status): kept, with the
+        // key hint, for the reconcile that verifies it.
+        let c = cached(sample());
+        let (full, _) = c.full().expect("kept until synced by us");
+        assert_eq!(full.spec.encrypted_data.len(), 2);
+        assert_eq!(
+            full.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(ANNOTATION_KEY_ID))
+                .map(String::as_str),
+            Some("SHA256:x")
+        );
+        assert!(retained_bytes() > 0);
+        // Clones share it; releasing drops it for all.
+        let clone = c.clone();
+        c.release_spec();
+        assert!(!clone.holds_spec());
+
+        // Synced at this generation with our record: not kept.
+        let mut v = sample();
+        v["status"]["conditions"] = json!([
+            {"type": "Synced", "status": "True"},
+            {"type": crate::decide::UNSEALED, "status": "True", "message": "v2;SHA256:x;00;11;42"},
+        ]);
+        assert!(!cached(v.clone()).holds_spec());
+        // The same at an older generation: kept.
+        v["status"]["observedGeneration"] = json!(2);
+        assert!(cached(v).holds_spec());
     }
 
     #[test]

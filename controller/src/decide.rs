@@ -30,6 +30,11 @@ pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
 /// Present (True) only when the controller gave up until the spec, the Secret or the keys change.
 pub const STALLED: &str = "Stalled";
+/// Our record of the Secret last written or verified ([`Digest`] in the message). Upstream's
+/// CRD keeps it (standard condition fields only); kstatus, Argo CD and Flux ignore the type.
+pub const UNSEALED: &str = "seal.dev/Unsealed";
+/// The reason of the [`UNSEALED`] condition.
+pub const UNSEALED_REASON: &str = "SecretDigest";
 
 /// Event reason: the Secret was written or `Synced` turned True.
 pub const EVENT_UNSEALED: &str = "Unsealed";
@@ -116,9 +121,7 @@ impl Failure {
             synced_message: format!("failed update: {msg}"),
             ready_message: msg.clone(),
             event_message: msg,
-            stalled: Some(
-                "waiting for the Secret to be deleted or annotated sealedsecrets.bitnami.com/managed: \"true\"",
-            ),
+            stalled: None,
         }
     }
     /// The existing Secret is immutable and would need a data change.
@@ -164,7 +167,12 @@ impl Failure {
     }
     /// The same failure, marked as given up after its retries.
     pub fn stalled(mut self) -> Self {
-        self.stalled = Some("retries exhausted; waiting for a spec or key change");
+        self.stalled = Some(match self.reason {
+            ReadyReason::SecretConflict => {
+                "retries exhausted; waiting for the Secret to be deleted or annotated sealedsecrets.bitnami.com/managed: \"true\""
+            }
+            _ => "retries exhausted; waiting for a spec or key change",
+        });
         self
     }
     /// The event type, reason and message.
@@ -321,13 +329,16 @@ fn cond(
 /// The status after `outcome`, or `None` when nothing but timestamps would change.
 ///
 /// `Synced` stays at index 0 in upstream's shape (message only when False, no reason); `Ready`
-/// mirrors it with a reason; `Reconciling` and `Stalled` appear only while True; conditions of
-/// other types are kept after ours. `lastTransitionTime` moves only when a status flips;
-/// `lastUpdateTime` moves on every change of that condition.
+/// mirrors it with a reason; `Reconciling` and `Stalled` appear only while True; then
+/// [`UNSEALED`] with `digest` (the record of the Secret as written or verified), or the previous
+/// one when `digest` is `None`; conditions of other types are kept after ours.
+/// `lastTransitionTime` moves only when a status flips; `lastUpdateTime` moves on every change
+/// of that condition and, as upstream's, on every new generation.
 pub fn next_status(
     prev: Option<&SealedSecretStatus>,
     generation: Option<i64>,
     outcome: &Outcome,
+    digest: Option<&Digest>,
     now: &Time,
 ) -> Option<SealedSecretStatus> {
     let mut wanted = Vec::with_capacity(4);
@@ -366,15 +377,31 @@ pub fn next_status(
             }
         }
     }
-    let ours = [SYNCED, READY, RECONCILING, STALLED];
-    let mut changed = prev.and_then(|p| p.observed_generation) != generation;
-    let mut conditions = Vec::with_capacity(wanted.len());
+    if let Some(d) = digest {
+        wanted.push(cond(
+            UNSEALED,
+            true,
+            Some(UNSEALED_REASON),
+            Some(d.to_message()),
+        ));
+    }
+    let mut ours = vec![SYNCED, READY, RECONCILING, STALLED];
+    if digest.is_some() {
+        ours.push(UNSEALED);
+    }
+    let new_generation = prev.and_then(|p| p.observed_generation) != generation;
+    let mut changed = new_generation;
+    let mut conditions = Vec::with_capacity(wanted.len() + 1);
     for mut c in wanted {
         let old = condition(prev, &c.type_);
         let same = old.is_some_and(|o| {
             o.status == c.status && o.reason == c.reason && o.message == c.message
         });
         match old {
+            Some(o) if same && new_generation => {
+                c = o.clone();
+                c.last_update_time = Some(now.clone());
+            }
             Some(o) if same => c = o.clone(),
             Some(o) if o.status == c.status => {
                 changed = true;
@@ -465,9 +492,15 @@ pub fn is_controlled_by(meta: &ObjectMeta, uid: &str) -> bool {
 
 /// Upstream's ownership rules over the existing Secret's own metadata.
 pub fn ownership(existing: &ObjectMeta, ss_uid: &str) -> Ownership {
-    let owned = is_controlled_by(existing, ss_uid);
-    let managed = annotated(existing, ANNOTATION_MANAGED);
-    if annotated(existing, ANNOTATION_PATCH) {
+    ownership_from(
+        is_controlled_by(existing, ss_uid),
+        annotated(existing, ANNOTATION_MANAGED),
+        annotated(existing, ANNOTATION_PATCH),
+    )
+}
+
+fn ownership_from(owned: bool, managed: bool, patch: bool) -> Ownership {
+    if patch {
         Ownership::Patch { managed }
     } else if owned {
         Ownership::Owned
@@ -475,6 +508,48 @@ pub fn ownership(existing: &ObjectMeta, ss_uid: &str) -> Ownership {
         Ownership::Managed
     } else {
         Ownership::Unmanaged
+    }
+}
+
+/// What the metadata-only Secret watch keeps of a Secret that a SealedSecret may write: one with
+/// a SealedSecret controller reference, or annotated `managed` or `patch`. Enough to decide
+/// ownership and to tell whether it is still the Secret we wrote, without fetching it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretFacts {
+    /// Its resourceVersion.
+    pub resource_version: String,
+    /// The uid of its controller owner reference, if any.
+    pub controller_uid: Option<String>,
+    /// Annotated `managed: "true"`.
+    pub managed: bool,
+    /// Annotated `patch: "true"`.
+    pub patch: bool,
+}
+
+impl SecretFacts {
+    /// The facts of a Secret a SealedSecret may write; `None` for any other Secret (which is
+    /// [`Ownership::Unmanaged`] for every SealedSecret).
+    pub fn of(meta: &ObjectMeta) -> Option<SecretFacts> {
+        let controller = meta
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|r| r.controller == Some(true));
+        let managed = annotated(meta, ANNOTATION_MANAGED);
+        let patch = annotated(meta, ANNOTATION_PATCH);
+        let by_sealed = controller.is_some_and(|r| r.kind == "SealedSecret");
+        (by_sealed || managed || patch).then(|| SecretFacts {
+            resource_version: meta.resource_version.clone().unwrap_or_default(),
+            controller_uid: controller.map(|r| r.uid.clone()),
+            managed,
+            patch,
+        })
+    }
+
+    /// [`ownership`] from these facts.
+    pub fn ownership(&self, ss_uid: &str) -> Ownership {
+        let owned = !ss_uid.is_empty() && self.controller_uid.as_deref() == Some(ss_uid);
+        ownership_from(owned, self.managed, self.patch)
     }
 }
 
@@ -493,26 +568,27 @@ pub enum Plan {
     Immutable(Failure),
 }
 
-/// Merges `desired` into `existing` per SPEC §6 and decides the write. `digest` computes the
-/// digest annotation over the merged Secret (its own annotation excluded) and is stored on it.
-pub fn plan_write(
-    existing: Option<&Secret>,
-    mut desired: Secret,
-    ss_uid: &str,
-    digest: impl Fn(&Secret) -> String,
-) -> Plan {
-    // The API server defaults an empty type to Opaque; compare and digest what it stores.
+/// The Secret as the API server stores it when `desired` is written whole: an empty type is
+/// `Opaque`. For an owned or `managed` Secret that is mutable, [`plan_write`] writes exactly this,
+/// so its [`content_mac`] tells whether an existing Secret already holds it.
+pub fn as_stored(mut desired: Secret) -> Secret {
     if desired.type_.as_deref().is_none_or(str::is_empty) {
         desired.type_ = Some(DEFAULT_SECRET_TYPE.to_owned());
     }
+    desired.string_data = None;
+    desired.metadata.resource_version = None;
+    desired
+}
+
+/// Merges `desired` into `existing` per SPEC §6 and decides the write.
+///
+/// The digest annotation of earlier releases (`seal.dev/unsealed-digest`) is not compared: a
+/// Secret that carries it is left as it is until it is written for another reason, and the
+/// write drops it.
+pub fn plan_write(existing: Option<&Secret>, desired: Secret, ss_uid: &str) -> Plan {
+    // The API server defaults an empty type to Opaque; compare what it stores.
+    let mut desired = as_stored(desired);
     let Some(existing) = existing else {
-        let d = digest(&desired);
-        desired
-            .metadata
-            .annotations
-            .get_or_insert_with(BTreeMap::new)
-            .insert(ANNOTATION_DIGEST.to_owned(), d);
-        desired.metadata.resource_version = None;
         return Plan::Create(desired);
     };
     let namespace = existing.metadata.namespace.clone().unwrap_or_default();
@@ -547,17 +623,14 @@ pub fn plan_write(
     if existing.immutable != Some(true) && desired.immutable == Some(true) {
         merged.immutable = Some(true);
     }
-    let d = digest(&merged);
-    merged
-        .metadata
-        .annotations
-        .get_or_insert_with(BTreeMap::new)
-        .insert(ANNOTATION_DIGEST.to_owned(), d);
     if normalized(&merged) == normalized(existing) {
         return Plan::Unchanged;
     }
     if existing.immutable == Some(true) && nonempty(&merged.data) != nonempty(&existing.data) {
         return Plan::Immutable(Failure::immutable(&namespace, &name));
+    }
+    if let Some(ann) = merged.metadata.annotations.as_mut() {
+        ann.remove(ANNOTATION_DIGEST);
     }
     Plan::Replace(merged)
 }
@@ -587,7 +660,10 @@ fn normalized(
                 .unwrap_or_else(|| DEFAULT_SECRET_TYPE.to_owned()),
         ),
         nonempty(&s.metadata.labels),
-        nonempty(&s.metadata.annotations),
+        nonempty(&s.metadata.annotations)
+            .into_iter()
+            .filter(|(k, _)| k != ANNOTATION_DIGEST)
+            .collect(),
         s.metadata.owner_references.clone().unwrap_or_default(),
         s.immutable == Some(true),
     )
@@ -713,9 +789,17 @@ pub fn content_mac(key: &DigestKey, secret: &Secret) -> String {
     hex(&mac.finalize().into_bytes())
 }
 
-/// The digest annotation: `v1;<key ids, comma-separated>;<spec mac>;<content mac>`. The first
-/// key ID names the [`DigestKey`]; all are the keys that opened the object last (tried first
-/// next time). Key IDs are public; the MACs reveal nothing without the private key.
+/// The record of a Secret as the controller wrote or verified it, kept in the SealedSecret's
+/// status as the message of the [`UNSEALED`] condition:
+/// `v2;<key ids, comma-separated>;<spec mac>;<content mac>;<Secret resourceVersion>`.
+///
+/// The first key ID names the [`DigestKey`]; all are the keys that opened the object last
+/// (tried first next time). Key IDs are public; the MACs reveal nothing without the private
+/// key. A Secret still at the recorded resourceVersion is exactly the one recorded (any write
+/// moves it), so a restart needs neither the Secret nor a decryption.
+///
+/// Earlier releases kept `v1;<key ids>;<spec mac>;<content mac>` in the Secret's
+/// `seal.dev/unsealed-digest` annotation; [`Digest::of_legacy`] still reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Digest {
     /// Keys that opened the object, sorted; the first keys the MACs.
@@ -724,39 +808,61 @@ pub struct Digest {
     pub spec: String,
     /// [`content_mac`].
     pub content: String,
+    /// The Secret's resourceVersion when it was written or verified; `None` from a legacy
+    /// annotation.
+    pub secret_rv: Option<String>,
 }
 
 impl Digest {
-    /// Parses an annotation value; `None` if it is not ours or malformed.
+    /// Parses a condition message (`v2`) or a legacy annotation value (`v1`); `None` if it is
+    /// not ours or malformed.
     pub fn parse(value: &str) -> Option<Digest> {
         let mut parts = value.split(';');
-        if parts.next()? != "v1" {
+        let version = parts.next()?;
+        if version != "v1" && version != "v2" {
             return None;
         }
         let key_ids: Vec<String> = parts.next()?.split(',').map(str::to_owned).collect();
         let spec = parts.next()?.to_owned();
         let content = parts.next()?.to_owned();
-        (parts.next().is_none() && !key_ids.is_empty() && !key_ids[0].is_empty()).then_some(
-            Digest {
-                key_ids,
-                spec,
-                content,
-            },
-        )
+        let secret_rv = match version {
+            "v2" => Some(parts.next()?.to_owned()).filter(|rv| !rv.is_empty()),
+            _ => None,
+        };
+        let ok = parts.next().is_none()
+            && !key_ids.is_empty()
+            && !key_ids[0].is_empty()
+            && (version == "v1" || secret_rv.is_some());
+        ok.then_some(Digest {
+            key_ids,
+            spec,
+            content,
+            secret_rv,
+        })
     }
 
-    /// The digest of the Secret on `meta`, if any.
-    pub fn of(meta: &ObjectMeta) -> Option<Digest> {
+    /// The legacy digest annotation on a Secret written by an earlier release, if any.
+    pub fn of_legacy(meta: &ObjectMeta) -> Option<Digest> {
         Digest::parse(meta.annotations.as_ref()?.get(ANNOTATION_DIGEST)?)
     }
 
-    /// The annotation value.
-    pub fn to_annotation(&self) -> String {
+    /// The record in `status` (the [`UNSEALED`] condition), if any.
+    pub fn of_status(status: Option<&SealedSecretStatus>) -> Option<Digest> {
+        let c = condition(status, UNSEALED)?;
+        (c.status == "True")
+            .then_some(())
+            .and_then(|()| Digest::parse(c.message.as_deref()?))
+            .filter(|d| d.secret_rv.is_some())
+    }
+
+    /// The condition message.
+    pub fn to_message(&self) -> String {
         format!(
-            "v1;{};{};{}",
+            "v2;{};{};{};{}",
             self.key_ids.join(","),
             self.spec,
-            self.content
+            self.content,
+            self.secret_rv.as_deref().unwrap_or_default()
         )
     }
 }
@@ -850,10 +956,6 @@ mod tests {
         s
     }
 
-    fn digest(_: &Secret) -> String {
-        "d".into()
-    }
-
     fn data_of(s: &Secret) -> BTreeMap<String, Vec<u8>> {
         s.data
             .clone()
@@ -864,13 +966,15 @@ mod tests {
     }
 
     #[test]
-    fn an_absent_secret_is_created_with_the_digest() {
-        let Plan::Create(s) = plan_write(None, mk_desired(&[("a", "1")]), UID, digest) else {
+    fn an_absent_secret_is_created_with_the_templates_annotations_only() {
+        let mut desired = mk_desired(&[("a", "1")]);
+        desired.metadata.annotations = Some([("team".to_owned(), "a".to_owned())].into());
+        let Plan::Create(s) = plan_write(None, desired, UID) else {
             panic!("expected create");
         };
         assert_eq!(
-            s.metadata.annotations.expect("annotations")[ANNOTATION_DIGEST],
-            "d"
+            s.metadata.annotations.expect("annotations"),
+            BTreeMap::from([("team".to_owned(), "a".to_owned())])
         );
         assert_eq!(s.type_.as_deref(), Some("Opaque"));
     }
@@ -878,12 +982,11 @@ mod tests {
     #[test]
     fn an_owned_secret_is_replaced() {
         let existing = mk_secret(&[("a", "old"), ("stale", "x")], &[("other", "y")], true);
-        let Plan::Replace(s) = plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, digest)
-        else {
+        let Plan::Replace(s) = plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID) else {
             panic!("expected replace");
         };
         assert_eq!(data_of(&s), [("a".to_owned(), b"1".to_vec())].into());
-        let ann = s.metadata.annotations.expect("annotations");
+        let ann = s.metadata.annotations.unwrap_or_default();
         assert!(!ann.contains_key("other"), "annotations replaced");
         assert_eq!(
             s.metadata.resource_version.as_deref(),
@@ -895,8 +998,7 @@ mod tests {
     #[test]
     fn a_managed_secret_is_replaced_including_owners() {
         let existing = mk_secret(&[("a", "old")], &[(ANNOTATION_MANAGED, "true")], false);
-        let Plan::Replace(s) = plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, digest)
-        else {
+        let Plan::Replace(s) = plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID) else {
             panic!("expected replace");
         };
         assert_eq!(s.metadata.owner_references.expect("owners")[0].uid, UID);
@@ -909,8 +1011,7 @@ mod tests {
             &[(ANNOTATION_PATCH, "true")],
             false,
         );
-        let Plan::Replace(s) = plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, digest)
-        else {
+        let Plan::Replace(s) = plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID) else {
             panic!("expected replace");
         };
         assert_eq!(
@@ -932,8 +1033,7 @@ mod tests {
             &[(ANNOTATION_PATCH, "true"), (ANNOTATION_MANAGED, "true")],
             false,
         );
-        let Plan::Replace(s) = plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, digest)
-        else {
+        let Plan::Replace(s) = plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID) else {
             panic!("expected replace");
         };
         assert_eq!(s.metadata.owner_references.expect("owners")[0].uid, UID);
@@ -942,8 +1042,7 @@ mod tests {
     #[test]
     fn a_foreign_secret_is_a_conflict_with_upstreams_words() {
         let existing = mk_secret(&[("a", "theirs")], &[], false);
-        let Plan::Conflict(f) = plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, digest)
-        else {
+        let Plan::Conflict(f) = plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID) else {
             panic!("expected conflict");
         };
         assert_eq!(
@@ -951,7 +1050,9 @@ mod tests {
             "failed update: Resource \"db\" already exists and is not managed by SealedSecret"
         );
         assert_eq!(f.event().reason, EVENT_UPDATE_FAILED);
-        assert!(f.stalled.is_some());
+        // Retried (the Secret may be deleted or annotated); stalled once retries run out.
+        assert!(f.stalled.is_none());
+        assert!(f.stalled().stalled.is_some_and(|m| m.contains("managed")));
         // Another SealedSecret's controller reference does not make it ours.
         let mut other = mk_secret(&[("a", "x")], &[], true);
         other.metadata.owner_references.as_mut().expect("owners")[0].uid = "other".into();
@@ -967,25 +1068,59 @@ mod tests {
             .annotations
             .get_or_insert_with(BTreeMap::new)
             .insert(ANNOTATION_DIGEST.into(), "d".into());
+        // An earlier release's digest annotation alone is no reason to write.
         assert_eq!(
-            plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, digest),
+            plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID),
             Plan::Unchanged
         );
-        // A new digest alone (e.g. a new key) is a change.
-        assert!(matches!(
-            plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, |_| "e"
-                .into()),
-            Plan::Replace(_)
-        ));
+        // A write for another reason drops it, for a patch Secret too.
+        let Plan::Replace(s) = plan_write(Some(&existing), mk_desired(&[("a", "2")]), UID) else {
+            panic!("expected replace");
+        };
+        assert!(s.metadata.annotations.unwrap_or_default().is_empty());
+        let mut patch = existing.clone();
+        patch
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(ANNOTATION_PATCH.into(), "true".into());
+        let Plan::Replace(s) = plan_write(Some(&patch), mk_desired(&[("a", "2")]), UID) else {
+            panic!("expected replace");
+        };
+        let ann = s.metadata.annotations.expect("annotations");
+        assert!(ann.contains_key(ANNOTATION_PATCH) && !ann.contains_key(ANNOTATION_DIGEST));
+    }
+
+    #[test]
+    fn the_metadata_facts_decide_ownership_as_the_whole_secret_does() {
+        let owned = mk_secret(&[("a", "1")], &[], true);
+        let facts = SecretFacts::of(&owned.metadata).expect("a SealedSecret's");
+        assert_eq!(facts.resource_version, "7");
+        assert_eq!(facts.ownership(UID), Ownership::Owned);
+        assert_eq!(facts.ownership("other"), Ownership::Unmanaged);
+        let managed = mk_secret(&[], &[(ANNOTATION_MANAGED, "true")], false);
+        let f = SecretFacts::of(&managed.metadata).expect("managed");
+        assert_eq!(f.ownership(UID), ownership(&managed.metadata, UID));
+        let patch = mk_secret(&[], &[(ANNOTATION_PATCH, "true")], true);
+        let f = SecretFacts::of(&patch.metadata).expect("patch");
+        assert_eq!(f.ownership(UID), ownership(&patch.metadata, UID));
+        // A Secret no SealedSecret may write has no facts (it is Unmanaged for all).
+        assert_eq!(SecretFacts::of(&mk_secret(&[], &[], false).metadata), None);
+        let mut by_deployment = mk_secret(&[], &[], true);
+        by_deployment
+            .metadata
+            .owner_references
+            .as_mut()
+            .expect("owners")[0]
+            .kind = "Deployment".into();
+        assert_eq!(SecretFacts::of(&by_deployment.metadata), None);
     }
 
     #[test]
     fn an_immutable_secret_whose_data_differs_is_detected_before_writing() {
         let mut existing = mk_secret(&[("a", "old")], &[], true);
         existing.immutable = Some(true);
-        let Plan::Immutable(f) =
-            plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, digest)
-        else {
+        let Plan::Immutable(f) = plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID) else {
             panic!("expected immutable");
         };
         assert!(f.synced_message.starts_with(
@@ -996,7 +1131,7 @@ mod tests {
         let mut existing = mk_secret(&[("a", "1")], &[], true);
         existing.immutable = Some(true);
         assert!(matches!(
-            plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID, digest),
+            plan_write(Some(&existing), mk_desired(&[("a", "1")]), UID),
             Plan::Replace(_)
         ));
     }
@@ -1006,7 +1141,7 @@ mod tests {
         let existing = mk_secret(&[("a", "1")], &[], true);
         let mut desired = mk_desired(&[("a", "1")]);
         desired.immutable = Some(true);
-        let Plan::Replace(s) = plan_write(Some(&existing), desired, UID, digest) else {
+        let Plan::Replace(s) = plan_write(Some(&existing), desired, UID) else {
             panic!("expected replace");
         };
         assert_eq!(s.immutable, Some(true));
@@ -1090,11 +1225,43 @@ mod tests {
             key_ids: vec!["SHA256:a+b/c=".into(), "SHA256:d".into()],
             spec: "00ff".into(),
             content: "11ee".into(),
+            secret_rv: Some("12345".into()),
         };
-        assert_eq!(Digest::parse(&d.to_annotation()), Some(d));
-        for bad in ["", "v2;a;b;c", "v1;a;b", "v1;;b;c", "v1;a;b;c;d"] {
+        assert_eq!(Digest::parse(&d.to_message()), Some(d.clone()));
+        // An earlier release's annotation: no resourceVersion.
+        assert_eq!(
+            Digest::parse("v1;SHA256:a;00ff;11ee"),
+            Some(Digest {
+                key_ids: vec!["SHA256:a".into()],
+                spec: "00ff".into(),
+                content: "11ee".into(),
+                secret_rv: None,
+            })
+        );
+        for bad in [
+            "",
+            "v2;a;b;c",
+            "v2;a;b;c;",
+            "v3;a;b;c;d",
+            "v1;a;b",
+            "v1;;b;c",
+            "v1;a;b;c;d",
+        ] {
             assert_eq!(Digest::parse(bad), None, "{bad}");
         }
+        // In the status: the condition, True, with a resourceVersion.
+        let st = next_status(
+            None,
+            Some(1),
+            &Outcome::Synced,
+            Some(&d),
+            &t("2024-01-01T00:00:00Z"),
+        )
+        .expect("written");
+        assert_eq!(Digest::of_status(Some(&st)), Some(d));
+        let mut off = st.clone();
+        off.conditions[2].status = "False".into();
+        assert_eq!(Digest::of_status(Some(&off)), None);
     }
 
     fn t(s: &str) -> Time {
@@ -1103,8 +1270,14 @@ mod tests {
 
     #[test]
     fn synced_is_first_and_ready_mirrors_it() {
-        let st = next_status(None, Some(1), &Outcome::Synced, &t("2024-01-01T00:00:00Z"))
-            .expect("first write");
+        let st = next_status(
+            None,
+            Some(1),
+            &Outcome::Synced,
+            None,
+            &t("2024-01-01T00:00:00Z"),
+        )
+        .expect("first write");
         assert_eq!(st.observed_generation, Some(1));
         let types: Vec<_> = st.conditions.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(types, [SYNCED, READY]);
@@ -1117,19 +1290,41 @@ mod tests {
                 Some(&st),
                 Some(1),
                 &Outcome::Synced,
+                None,
                 &t("2024-01-02T00:00:00Z")
             ),
             None
         );
-        // A new generation alone is a write, keeping transition times.
-        let st2 = next_status(
-            Some(&st),
-            Some(2),
-            &Outcome::Synced,
-            &t("2024-01-02T00:00:00Z"),
-        )
-        .expect("generation moved");
-        assert_eq!(st2.conditions, st.conditions);
+        // A new generation alone is a write: as upstream's, lastUpdateTime moves and
+        // lastTransitionTime stays.
+        let t1 = t("2024-01-02T00:00:00Z");
+        let st2 =
+            next_status(Some(&st), Some(2), &Outcome::Synced, None, &t1).expect("generation moved");
+        assert_eq!(st2.observed_generation, Some(2));
+        for (new, old) in st2.conditions.iter().zip(&st.conditions) {
+            assert_eq!(new.last_update_time, Some(t1.clone()), "{}", new.type_);
+            assert_eq!(new.last_transition_time, old.last_transition_time);
+            assert_eq!((&new.status, &new.message), (&old.status, &old.message));
+        }
+        // Our record comes after Synced, Ready (and Reconciling/Stalled); another condition's
+        // type is kept after ours.
+        let d = Digest {
+            key_ids: vec!["SHA256:a".into()],
+            spec: "00".into(),
+            content: "11".into(),
+            secret_rv: Some("5".into()),
+        };
+        let mut foreign = st2.clone();
+        foreign.conditions.push(cond("Other", true, None, None));
+        let st3 = next_status(Some(&foreign), Some(2), &Outcome::Synced, Some(&d), &t1)
+            .expect("record added");
+        let types: Vec<_> = st3.conditions.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(types, [SYNCED, READY, UNSEALED, "Other"]);
+        // No new record: the old one stays, even through a failure.
+        let f = Failure::unseal("no key could decrypt secret (a)", None);
+        let st4 = next_status(Some(&st3), Some(3), &Outcome::Failed(f), None, &t1).expect("failed");
+        assert_eq!(Digest::of_status(Some(&st4)), Some(d));
+        assert_eq!(st4.conditions[0].type_, SYNCED);
     }
 
     #[test]
@@ -1137,10 +1332,10 @@ mod tests {
         let t0 = t("2024-01-01T00:00:00Z");
         let t1 = t("2024-01-02T00:00:00Z");
         let t2 = t("2024-01-03T00:00:00Z");
-        let ok = next_status(None, Some(1), &Outcome::Synced, &t0).expect("ok");
+        let ok = next_status(None, Some(1), &Outcome::Synced, None, &t0).expect("ok");
         let f = Failure::unseal("no key could decrypt secret (a)", None);
         let failed =
-            next_status(Some(&ok), Some(1), &Outcome::Failed(f.clone()), &t1).expect("flip");
+            next_status(Some(&ok), Some(1), &Outcome::Failed(f.clone()), None, &t1).expect("flip");
         assert_eq!(failed.conditions[0].status, "False");
         assert_eq!(failed.conditions[0].last_transition_time, Some(t1.clone()));
         assert_eq!(
@@ -1156,17 +1351,30 @@ mod tests {
         assert!(failed.conditions.iter().all(|c| c.type_ != STALLED));
         // Same failure again: nothing to write.
         assert_eq!(
-            next_status(Some(&failed), Some(1), &Outcome::Failed(f.clone()), &t2),
+            next_status(
+                Some(&failed),
+                Some(1),
+                &Outcome::Failed(f.clone()),
+                None,
+                &t2
+            ),
             None
         );
         // Another message: written, transition time kept.
         let g = Failure::unseal("no key could decrypt secret (a, b)", None);
-        let again = next_status(Some(&failed), Some(1), &Outcome::Failed(g), &t2).expect("message");
+        let again =
+            next_status(Some(&failed), Some(1), &Outcome::Failed(g), None, &t2).expect("message");
         assert_eq!(again.conditions[0].last_transition_time, Some(t1.clone()));
         assert_eq!(again.conditions[0].last_update_time, Some(t2.clone()));
         // Stalled replaces Reconciling.
-        let stalled =
-            next_status(Some(&failed), Some(1), &Outcome::Failed(f.stalled()), &t2).expect("stall");
+        let stalled = next_status(
+            Some(&failed),
+            Some(1),
+            &Outcome::Failed(f.stalled()),
+            None,
+            &t2,
+        )
+        .expect("stall");
         let types: Vec<_> = stalled
             .conditions
             .iter()
@@ -1174,7 +1382,8 @@ mod tests {
             .collect();
         assert_eq!(types, [SYNCED, READY, STALLED]);
         // Back to Synced: Stalled disappears.
-        let healed = next_status(Some(&stalled), Some(1), &Outcome::Synced, &t2).expect("heal");
+        let healed =
+            next_status(Some(&stalled), Some(1), &Outcome::Synced, None, &t2).expect("heal");
         let types: Vec<_> = healed.conditions.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(types, [SYNCED, READY]);
     }
@@ -1189,7 +1398,7 @@ mod tests {
                 .reason,
             EVENT_UNSEALED
         );
-        let ok = next_status(None, Some(1), &Outcome::Synced, &t0).expect("ok");
+        let ok = next_status(None, Some(1), &Outcome::Synced, None, &t0).expect("ok");
         assert_eq!(
             event_for(Some(&ok), &Outcome::Synced, false),
             None,
@@ -1207,7 +1416,8 @@ mod tests {
             (ev.reason, ev.message.as_str()),
             (EVENT_UNSEAL_FAILED, "Failed to unseal: boom")
         );
-        let failed = next_status(Some(&ok), Some(1), &Outcome::Failed(f.clone()), &t0).expect("f");
+        let failed =
+            next_status(Some(&ok), Some(1), &Outcome::Failed(f.clone()), None, &t0).expect("f");
         assert_eq!(
             event_for(Some(&failed), &Outcome::Failed(f), false),
             None,

@@ -3,6 +3,13 @@
 //! Upstream's RBAC grants `events` create/patch in the core group only, so these are
 //! `v1/Event` objects written directly, not `events.k8s.io` (which kube-runtime's `Recorder`
 //! writes). Which event to emit, and when, is decided in [`crate::decide::event_for`].
+//!
+//! Events are sent in the background, as client-go's event broadcaster sends them: a reconcile
+//! queues its event and goes on; a queue of [`QUEUE`] events drops what does not fit. The
+//! controller gives the recorder a client of its own, so events spend their own request budget
+//! and not the one Secret and status writes wait on.
+
+use futures::StreamExt;
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -18,19 +25,38 @@ pub const COMPONENT: &str = "sealed-secrets";
 /// Reason of the Warning event on a malformed key Secret.
 pub const EVENT_BAD_KEY: &str = "ErrInvalidKey";
 
+/// Events queued and not yet sent, at most; client-go's broadcaster queues as many.
+pub const QUEUE: usize = 1000;
+
+/// Events sent at once.
+const IN_FLIGHT: usize = 8;
+
 /// Writes core/v1 Events about SealedSecrets.
 #[derive(Clone)]
 pub struct Recorder {
     client: Client,
     instance: String,
+    queue: tokio::sync::mpsc::Sender<Event>,
 }
 
 impl Recorder {
-    /// A recorder reporting as `instance` (the pod name, or the host name).
+    /// A recorder reporting as `instance` (the pod name, or the host name), sending through
+    /// `client` from a task of its own (so it needs a Tokio runtime).
     pub fn new(client: Client, instance: impl Into<String>) -> Self {
+        let (queue, rx) = tokio::sync::mpsc::channel::<Event>(QUEUE);
+        let sender = client.clone();
+        let queued = futures::stream::unfold(rx, |mut rx| async move {
+            let ev = rx.recv().await?;
+            Some((ev, rx))
+        });
+        tokio::spawn(queued.for_each_concurrent(IN_FLIGHT, move |ev| {
+            let client = sender.clone();
+            async move { send(&client, &ev).await }
+        }));
         Self {
             client,
             instance: instance.into(),
+            queue,
         }
     }
 
@@ -113,13 +139,20 @@ impl Recorder {
         }
     }
 
-    /// Emits the event. A failure is logged, never returned: events are best effort.
-    pub async fn publish(&self, ss: &SealedSecret, spec: &EventSpec) {
+    /// Queues the event. A failure is logged, never returned: events are best effort.
+    pub fn publish(&self, ss: &SealedSecret, spec: &EventSpec) {
         let event = self.build(ss, spec, jiff::Timestamp::now());
-        let ns = ss.namespace().unwrap_or_default();
-        let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
-        if let Err(error) = api.create(&PostParams::default(), &event).await {
-            tracing::warn!(namespace = %ns, name = %ss.name_any(), reason = spec.reason, %error, "cannot record event");
+        if self.queue.try_send(event).is_err() {
+            tracing::debug!(namespace = %ss.namespace().unwrap_or_default(), name = %ss.name_any(), reason = spec.reason, "event queue full; dropping the event");
         }
+    }
+}
+
+async fn send(client: &Client, event: &Event) {
+    let ns = event.metadata.namespace.clone().unwrap_or_default();
+    let api: Api<Event> = Api::namespaced(client.clone(), &ns);
+    if let Err(error) = api.create(&PostParams::default(), event).await {
+        let name = event.involved_object.name.as_deref().unwrap_or_default();
+        tracing::warn!(namespace = %ns, name, reason = event.reason.as_deref().unwrap_or_default(), %error, "cannot record event");
     }
 }

@@ -11,7 +11,7 @@
 //!  │  … one per renewal, never deleted    │      │                 data (Go templates)          │
 //!  └──────────────────────────────────────┘      │  status: observedGeneration,                 │
 //!        │ newest cert                           │    conditions [Synced, Ready, (Reconciling), │
-//!        ▼                                       │                (Stalled)]                    │
+//!        ▼                                       │                (Stalled), seal.dev/Unsealed]│
 //!  GET /v1/cert.pem  (kubectl seal)              └───────────────┬───────────────────────────┘
 //!                                                                │ reconcile (leader only):
 //!                                                                │ unseal on the worker pool,
@@ -19,8 +19,7 @@
 //!                                                ┌───────────────────────────────────────────┐
 //!                                                │ Secret ns/name                              │
 //!                                                │  ownerReferences: [SealedSecret, controller]│
-//!                                                │  annotations: template's +                  │
-//!                                                │    seal.dev/unsealed-digest: v1;keys;mac;mac│
+//!                                                │  labels, annotations: the template's only   │
 //!                                                │  type, immutable, data = items + templates  │
 //!                                                └───────────────────────────────────────────┘
 //! ```
@@ -106,7 +105,8 @@ async fn shutdown_signal() {
 ///
 /// Every request to the API server, watches included, waits for a token of a bucket sized by
 /// `--kubeclient-qps`/`--kubeclient-burst`, with client-go's rules ([`throttle::ClientLimit`]):
-/// one bucket for the Lease, one for everything else.
+/// per API group as upstream's clientsets have (one for SealedSecrets, one for Secrets and
+/// keys), plus one for Events and one for the Lease.
 ///
 /// # Errors
 ///
@@ -160,7 +160,12 @@ pub async fn run(cfg: config::Config) -> anyhow::Result<()> {
     tracing::info!(%limit, "Kubernetes client rate limit");
     let namespace = keys::controller_namespace();
     let identity = leader::identity();
-    let recorder = events::Recorder::new(client.clone(), identity.clone());
+    // Events get a bucket of their own, as client-go's event broadcaster limits them apart
+    // from the requests that do the work: a burst of events never delays a Secret write.
+    let recorder = events::Recorder::new(build(kube_config.clone())?, identity.clone());
+    // SealedSecrets get a bucket of their own, as upstream's SealedSecrets clientset has its own
+    // limiter apart from its core clientset's: the flags mean the same budget per API group.
+    let sealed_client = build(kube_config.clone())?;
 
     let (leader_tx, leader_rx) = if cfg.leader_elect {
         tokio::sync::watch::channel(false)
@@ -229,13 +234,16 @@ pub async fn run(cfg: config::Config) -> anyhow::Result<()> {
                 }
                 wait_for_keys(&keys).await;
                 tracing::info!("leading: starting the reconcile loop");
-                let ctx = Arc::new(controller::Context::new(
-                    client.clone(),
-                    keys.clone(),
-                    metrics.clone(),
-                    cfg.clone(),
-                    recorder.clone(),
-                ));
+                let ctx = Arc::new(
+                    controller::Context::new(
+                        client.clone(),
+                        keys.clone(),
+                        metrics.clone(),
+                        cfg.clone(),
+                        recorder.clone(),
+                    )
+                    .with_sealed_client(sealed_client.clone()),
+                );
                 let r = ready.clone();
                 tokio::select! {
                     () = controller::run(ctx, &namespace, move || r.set_caches_synced()) => {}

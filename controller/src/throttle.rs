@@ -4,8 +4,10 @@
 //! A token bucket: it holds `burst` tokens, starts full and refills at `qps` per second; every
 //! request takes a token before it is sent and waits (asynchronously) when there is none. A watch
 //! takes one token when it starts. One bucket serves every clone of the client built with
-//! [`client_with_limits`], as client-go shares one limiter per clientset (upstream builds two
-//! clientsets, core and SealedSecrets, so its total may reach twice the rate; ours may not).
+//! [`client_with_limits`], as client-go shares one limiter per clientset. Upstream builds two
+//! clientsets, core and SealedSecrets, each with the flags' limit; the controller builds a client
+//! per API group the same way (and one for Events, one for the Lease), so the flags allow it what
+//! they allow upstream.
 //!
 //! The flags mean what they mean for upstream, which copies them into its `rest.Config`
 //! ([`ClientLimit::from_flags`]): a QPS of 0 falls back to client-go's defaults (5 per second,

@@ -124,14 +124,21 @@ impl Drop for TestNs {
 struct Controller {
     child: Child,
     port: u16,
+    metrics: u16,
 }
 
 impl Controller {
     fn start(namespace: &str, extra: &[&str]) -> Controller {
+        Controller::start_as(namespace, "seal-e2e", extra)
+    }
+
+    /// Started with `POD_NAME=pod` (the start of its Lease identity).
+    fn start_as(namespace: &str, pod: &str, extra: &[&str]) -> Controller {
         let port = free_port();
         let metrics = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_controller"))
             .env("KUBECONFIG", kubeconfig_path())
+            .env("POD_NAME", pod)
             .env("POD_NAMESPACE", namespace)
             .args([
                 format!("--listen-addr=127.0.0.1:{port}"),
@@ -144,7 +151,19 @@ impl Controller {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the controller binary");
-        Controller { child, port }
+        Controller {
+            child,
+            port,
+            metrics,
+        }
+    }
+
+    /// One sample of a metric (first series), from `/metrics`.
+    async fn metric(&self, name: &str) -> Option<f64> {
+        let (_, body) = http_get(&format!("http://127.0.0.1:{}/metrics", self.metrics)).await?;
+        body.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
     }
 
     fn url(&self, path: &str) -> String {
@@ -591,13 +610,26 @@ async fn an_unreadable_object_and_a_refused_secret_stall_alone_while_others_unse
     let ar = kube::api::ApiResource::erase::<SealedSecret>(&());
     let dynamic: Api<kube::api::DynamicObject> =
         Api::namespaced_with(client.clone(), &app.name, &ar);
-    dynamic
+    // Upstream's CRD types template.metadata, so there the API server refuses the object at
+    // admission and it never reaches a controller; only our CRD lets it through.
+    let bad_admitted = match dynamic
         .create(
             &PostParams::default(),
             &serde_json::from_value(bad).expect("object"),
         )
         .await
-        .expect("the API server accepts it");
+    {
+        Ok(_) => true,
+        Err(kube::Error::Api(s)) if s.code == 422 => {
+            eprintln!(
+                "note: the installed CRD refuses non-string template labels ({}); \
+                 the unreadable-object half runs only under controller/deploy/crd.yaml",
+                s.message
+            );
+            false
+        }
+        Err(e) => panic!("creating the unreadable object: {e}"),
+    };
     // Readable, but the Secret it describes is invalid: a label value may not start with '-'.
     let mut refused = seal_with(&cert, &app.name, "refused", "y");
     refused["spec"]["template"]["metadata"] = json!({"labels": {"tier": "-x"}});
@@ -615,12 +647,14 @@ async fn an_unreadable_object_and_a_refused_secret_stall_alone_while_others_unse
         ),
         b"z"
     );
-    let st = failed_with(&client, &app.name, "bad").await;
-    let msg = st["conditions"][0]["message"].as_str().unwrap_or_default();
-    assert!(
-        msg.starts_with("invalid SealedSecret: spec.template.metadata.labels.tier"),
-        "{msg}"
-    );
+    if bad_admitted {
+        let st = failed_with(&client, &app.name, "bad").await;
+        let msg = st["conditions"][0]["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.starts_with("invalid SealedSecret: spec.template.metadata.labels.tier"),
+            "{msg}"
+        );
+    }
     let st = failed_with(&client, &app.name, "refused").await;
     let ready = st["conditions"]
         .as_array()
@@ -629,6 +663,382 @@ async fn an_unreadable_object_and_a_refused_secret_stall_alone_while_others_unse
     assert_eq!(ready["reason"], "UpdateFailed");
     assert!(get_secret(&client, &app.name, "bad").await.is_none());
     assert!(get_secret(&client, &app.name, "refused").await.is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status record, status times, and faults of a real server (issue #11, issue #12)
+
+/// Runs the command named by environment variable `var` (through `sh -c`); `false` when unset.
+async fn run_named(var: &str) -> bool {
+    let Ok(cmd) = std::env::var(var) else {
+        eprintln!("skipped: set {var} to a command that does it");
+        return false;
+    };
+    let status =
+        tokio::task::spawn_blocking(move || Command::new("sh").args(["-c", &cmd]).status())
+            .await
+            .expect("join")
+            .expect("run the command");
+    assert!(status.success(), "{var} failed: {status}");
+    true
+}
+
+/// `count` SealedSecrets `s000`… of one item each, plus a foreign Secret `foreign` with a
+/// SealedSecret of the same name: the Secret must never be touched.
+async fn many(client: &Client, ns: &str, count: usize) -> Secret {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let foreign: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "foreign", "namespace": ns},
+        "stringData": {"value": "theirs"},
+    }))
+    .expect("Secret");
+    let foreign = secrets
+        .create(&PostParams::default(), &foreign)
+        .await
+        .expect("foreign Secret");
+    let cert = testdata("keys/rsa2048.crt");
+    apply_ss(client, ns, seal_with(&cert, ns, "foreign", "ours")).await;
+    for i in 0..count {
+        let name = format!("s{i:03}");
+        apply_ss(client, ns, seal_with(&cert, ns, &name, &name)).await;
+    }
+    foreign
+}
+
+/// How many of `s000`… are Synced True at their generation with their Secret in place.
+async fn count_synced(client: &Client, ns: &str) -> usize {
+    let api: Api<SealedSecret> = Api::namespaced(client.clone(), ns);
+    let Ok(list) = api.list(&ListParams::default()).await else {
+        return 0;
+    };
+    list.items
+        .iter()
+        .filter(|ss| ss.name_any().starts_with('s'))
+        .filter(|ss| {
+            ss.status.as_ref().is_some_and(|st| {
+                st.observed_generation == ss.metadata.generation
+                    && st
+                        .conditions
+                        .first()
+                        .is_some_and(|c| c.type_ == "Synced" && c.status == "True")
+            })
+        })
+        .count()
+}
+
+async fn wait_count_synced(client: &Client, ns: &str, want: usize, secs: u64) {
+    eventually(&format!("{want} synced in {ns}"), secs, || {
+        let (client, ns) = (client.clone(), ns.to_owned());
+        async move { (count_synced(&client, &ns).await >= want).then_some(()) }
+    })
+    .await;
+}
+
+/// Every `s…` Secret holds its name, and the foreign Secret is as it was.
+async fn assert_intact(client: &Client, ns: &str, count: usize, foreign: &Secret) {
+    for i in 0..count {
+        let name = format!("s{i:03}");
+        let s = get_secret(client, ns, &name).await.expect("Secret");
+        assert_eq!(item(&s, "value"), name.as_bytes(), "{name}");
+    }
+    let now = get_secret(client, ns, "foreign")
+        .await
+        .expect("foreign kept");
+    assert_eq!(
+        now.resource_version(),
+        foreign.resource_version(),
+        "foreign Secret untouched"
+    );
+    assert_eq!(item(&now, "value"), b"theirs");
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: set SEAL_E2E_KUBECONFIG"]
+async fn the_secret_carries_only_the_template_and_the_status_records_it() {
+    let (client, ctl_ns, app) = with_key(
+        "seal-e2e-rec",
+        "seal-e2e-rec-apps",
+        "sealed-secrets-keyrec00",
+        "rsa2048",
+    )
+    .await;
+    let _c = Controller::start(&ctl_ns.name, &["--key-renew-period=0"]);
+    let cert = testdata("keys/rsa2048.crt");
+    let mut v = seal_with(&cert, &app.name, "db", "one");
+    v["spec"]["template"]["metadata"]["annotations"] = json!({"team": "a"});
+    apply_ss(&client, &app.name, v).await;
+    let ss = synced(&client, &app.name, "db").await;
+    let secret = get_secret(&client, &app.name, "db").await.expect("Secret");
+    assert_eq!(
+        secret.metadata.annotations,
+        Some([("team".to_owned(), "a".to_owned())].into()),
+        "exactly the template's annotations"
+    );
+    let st = ss.status.expect("status");
+    let record = st
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "seal.dev/Unsealed")
+        .expect("record kept by the CRD");
+    assert!(
+        record
+            .message
+            .as_deref()
+            .is_some_and(|m| m.ends_with(&format!(
+                ";{}",
+                secret.resource_version().unwrap_or_default()
+            ))),
+        "{record:?}"
+    );
+    let first = st.conditions[0].clone();
+    assert_eq!(first.last_transition_time, first.last_update_time);
+
+    // A spec change a second later (times have second precision): lastUpdateTime moves.
+    let since = first.last_update_time.clone().expect("time").0;
+    eventually("the clock past the first sync's second", 5, || async {
+        (jiff::Timestamp::now().as_second() > since.as_second()).then_some(())
+    })
+    .await;
+    let api: Api<SealedSecret> = Api::namespaced(client.clone(), &app.name);
+    let mut now = api.get("db").await.expect("get");
+    let new = seal_with(&cert, &app.name, "db", "two");
+    now.spec.encrypted_data =
+        serde_json::from_value(new["spec"]["encryptedData"].clone()).expect("data");
+    api.replace("db", &PostParams::default(), &now)
+        .await
+        .expect("update");
+    let ss = eventually("generation 2 synced", 60, || {
+        let api = api.clone();
+        async move {
+            let ss = api.get("db").await.ok()?;
+            (ss.status.as_ref()?.observed_generation == Some(2)).then_some(ss)
+        }
+    })
+    .await;
+    let synced_cond = ss.status.expect("status").conditions[0].clone();
+    assert_eq!(synced_cond.status, "True");
+    assert_ne!(
+        synced_cond.last_update_time,
+        synced_cond.last_transition_time
+    );
+    let secret = get_secret(&client, &app.name, "db").await.expect("Secret");
+    assert_eq!(item(&secret, "value"), b"two");
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: set SEAL_E2E_KUBECONFIG (and SEAL_E2E_RESTART_APISERVER)"]
+async fn an_apiserver_restart_mid_reconcile_loses_nothing() {
+    if std::env::var("SEAL_E2E_RESTART_APISERVER").is_err() {
+        eprintln!("skipped: set SEAL_E2E_RESTART_APISERVER");
+        return;
+    }
+    fault_mid_reconcile("seal-e2e-apisrv", "SEAL_E2E_RESTART_APISERVER").await;
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: set SEAL_E2E_KUBECONFIG (and SEAL_E2E_RESTART_ETCD)"]
+async fn an_etcd_restart_mid_reconcile_loses_nothing() {
+    if std::env::var("SEAL_E2E_RESTART_ETCD").is_err() {
+        eprintln!("skipped: set SEAL_E2E_RESTART_ETCD");
+        return;
+    }
+    fault_mid_reconcile("seal-e2e-etcd", "SEAL_E2E_RESTART_ETCD").await;
+}
+
+/// 100 objects; once 10 are synced the fault runs; afterwards every object is synced, its Secret
+/// right, the foreign Secret untouched. Prints the recovery time.
+async fn fault_mid_reconcile(prefix: &str, restart_var: &str) {
+    const COUNT: usize = 100;
+    let (client, ctl_ns, app) = with_key(
+        prefix,
+        &format!("{prefix}-apps"),
+        "sealed-secrets-keyflt00",
+        "rsa2048",
+    )
+    .await;
+    let foreign = many(&client, &app.name, COUNT).await;
+    let _c = Controller::start(&ctl_ns.name, &["--key-renew-period=0"]);
+    wait_count_synced(&client, &app.name, 10, 120).await;
+    let t0 = std::time::Instant::now();
+    assert!(run_named(restart_var).await);
+    let restarted = t0.elapsed();
+    // A fresh client: the old one's connections died with the server.
+    let client = self::client().await;
+    wait_count_synced(&client, &app.name, COUNT, 300).await;
+    eprintln!(
+        "{restart_var}: restart took {:.1} s; all {COUNT} synced {:.1} s after it returned",
+        restarted.as_secs_f64(),
+        (t0.elapsed() - restarted).as_secs_f64()
+    );
+    assert_intact(&client, &app.name, COUNT, &foreign).await;
+}
+
+/// A watch whose resourceVersion expires: etcd compacted past it while the API server restarts,
+/// so the controller's watches come back with 410 Gone and must relist. Changes made afterwards
+/// are still seen.
+#[tokio::test]
+#[ignore = "needs a cluster: set SEAL_E2E_KUBECONFIG (and SEAL_E2E_COMPACT_ETCD, SEAL_E2E_RESTART_APISERVER)"]
+async fn a_watch_expired_by_compaction_is_relisted() {
+    if std::env::var("SEAL_E2E_COMPACT_ETCD").is_err()
+        || std::env::var("SEAL_E2E_RESTART_APISERVER").is_err()
+    {
+        eprintln!("skipped: set SEAL_E2E_COMPACT_ETCD and SEAL_E2E_RESTART_APISERVER");
+        return;
+    }
+    const COUNT: usize = 20;
+    let (client, ctl_ns, app) = with_key(
+        "seal-e2e-410",
+        "seal-e2e-410-apps",
+        "sealed-secrets-key41000",
+        "rsa2048",
+    )
+    .await;
+    let foreign = many(&client, &app.name, COUNT).await;
+    let _c = Controller::start(&ctl_ns.name, &["--key-renew-period=0"]);
+    wait_count_synced(&client, &app.name, COUNT, 120).await;
+    // Move the revision on (the controller's watches stay at theirs), compact, restart.
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client.clone(), &app.name);
+    for i in 0..20 {
+        let cm = serde_json::from_value(json!({"metadata": {"name": format!("bump{i}")}}))
+            .expect("ConfigMap");
+        cms.create(&PostParams::default(), &cm)
+            .await
+            .expect("create");
+    }
+    assert!(run_named("SEAL_E2E_COMPACT_ETCD").await);
+    let t0 = std::time::Instant::now();
+    assert!(run_named("SEAL_E2E_RESTART_APISERVER").await);
+    let client = self::client().await;
+    let cert = testdata("keys/rsa2048.crt");
+    apply_ss(
+        &client,
+        &app.name,
+        seal_with(&cert, &app.name, "late", "late"),
+    )
+    .await;
+    synced(&client, &app.name, "late").await;
+    eprintln!(
+        "410: a new object synced {:.1} s after the restart",
+        t0.elapsed().as_secs_f64()
+    );
+    wait_count_synced(&client, &app.name, COUNT, 60).await;
+    assert_intact(&client, &app.name, COUNT, &foreign).await;
+}
+
+/// SIGKILL while the first key is being generated, at several moments: after a restart there is
+/// exactly one key. SIGKILL right after SIGUSR1 (renew now): no key lost, at most one new one.
+#[tokio::test]
+#[ignore = "needs a cluster: set SEAL_E2E_KUBECONFIG"]
+async fn a_controller_killed_during_key_generation_leaves_exactly_one_new_key() {
+    let client = client().await;
+    apply_crd(&client).await;
+    for delay_ms in [0u64, 100, 300, 800] {
+        let ctl_ns = TestNs::new(&client, "seal-e2e-kill").await;
+        let first = Controller::start(&ctl_ns.name, &[]);
+        // The moment of the kill is the variable here, not something waited for.
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        first.signal("KILL");
+        drop(first);
+        let again = Controller::start(&ctl_ns.name, &[]);
+        eventually("cert served", 60, || http_get_ok(again.url("/v1/cert.pem"))).await;
+        let keys = active_keys(&client, &ctl_ns.name).await;
+        assert_eq!(
+            keys.len(),
+            1,
+            "killed after {delay_ms} ms: {} keys",
+            keys.len()
+        );
+
+        // Renewal: SIGUSR1, then SIGKILL at once.
+        let before: Vec<String> = keys.iter().map(|k| k.name_any()).collect();
+        again.signal("USR1");
+        again.signal("KILL");
+        drop(again);
+        let third = Controller::start(&ctl_ns.name, &[]);
+        eventually("cert served", 60, || http_get_ok(third.url("/v1/cert.pem"))).await;
+        let after: Vec<String> = active_keys(&client, &ctl_ns.name)
+            .await
+            .iter()
+            .map(|k| k.name_any())
+            .collect();
+        assert!(
+            before.iter().all(|k| after.contains(k)),
+            "no key lost: {before:?} {after:?}"
+        );
+        assert!(
+            after.len() <= before.len() + 1,
+            "at most one new key: {after:?}"
+        );
+    }
+}
+
+/// The leader is SIGKILLed with 200 objects pending: the standby takes over within the lease
+/// time, every object ends Synced, and the standby decrypts only what the leader had not done.
+#[tokio::test]
+#[ignore = "needs a cluster: set SEAL_E2E_KUBECONFIG"]
+async fn a_killed_leader_is_replaced_within_the_lease_and_no_write_storm_follows() {
+    const COUNT: usize = 200;
+    let (client, ctl_ns, app) = with_key(
+        "seal-e2e-lead",
+        "seal-e2e-lead-apps",
+        "sealed-secrets-keyld000",
+        "rsa2048",
+    )
+    .await;
+    let foreign = many(&client, &app.name, COUNT).await;
+    let flags = ["--leader-elect", "--key-renew-period=0"];
+    let a = Controller::start_as(&ctl_ns.name, "replica-a", &flags);
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ctl_ns.name);
+    let holder = || {
+        let leases = leases.clone();
+        async move {
+            leases
+                .get_opt("sealed-secrets-controller")
+                .await
+                .ok()
+                .flatten()?
+                .spec?
+                .holder_identity
+        }
+    };
+    eventually("replica a leads", 60, || async {
+        holder().await.filter(|h| h.starts_with("replica-a"))
+    })
+    .await;
+    let b = Controller::start_as(&ctl_ns.name, "replica-b", &flags);
+    eventually("b serves", 30, || http_get_ok(b.url("/v1/cert.pem"))).await;
+    wait_count_synced(&client, &app.name, 10, 120).await;
+    a.signal("KILL");
+    let killed = std::time::Instant::now();
+    let done_before = count_synced(&client, &app.name).await;
+    drop(a);
+    eventually("replica b leads", 60, || async {
+        holder().await.filter(|h| h.starts_with("replica-b"))
+    })
+    .await;
+    let takeover = killed.elapsed();
+    wait_count_synced(&client, &app.name, COUNT, 300).await;
+    let all = killed.elapsed();
+    let decrypted = b
+        .metric("sealed_secrets_controller_unseal_duration_seconds_count")
+        .await
+        .unwrap_or(f64::NAN);
+    eprintln!(
+        "leader killed with {} of {COUNT} synced: b led after {:.1} s, all synced after {:.1} s, b decrypted {decrypted}",
+        done_before,
+        takeover.as_secs_f64(),
+        all.as_secs_f64()
+    );
+    // Lease 15 s, retry 2 s, plus the API round trips.
+    assert!(takeover < Duration::from_secs(25), "{takeover:?}");
+    // What a had finished (and recorded) b does not redo; a few in flight may be.
+    let pending = (COUNT - done_before) as f64;
+    assert!(
+        decrypted <= pending + 10.0,
+        "b decrypted {decrypted} for {pending} pending"
+    );
+    assert_intact(&client, &app.name, COUNT, &foreign).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -728,7 +1138,11 @@ async fn the_sealing_page_and_its_certificate_are_reached_through_the_service_pr
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the controller in the network namespace");
-    let _ctl = Controller { child, port };
+    let _ctl = Controller {
+        child,
+        port,
+        metrics,
+    };
     service_to(&client, &ctl_ns.name, "seal-ui", &ip, port).await;
 
     let proxy = format!(

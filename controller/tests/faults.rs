@@ -352,10 +352,10 @@ async fn wait_converged(api: &ApiDouble, name: &str, item: &str, want: &str) {
 // ---------------------------------------------------------------------------------------------
 // 1. API faults
 
-/// 500s on the initial list and watch, on GET, on create and on events: the controller keeps
-/// serving and converges.
+/// 500s on the initial list and watch, on create, on a status write and on events: the
+/// controller keeps serving and converges.
 #[tokio::test]
-async fn server_errors_on_list_watch_get_create_and_events_are_retried() {
+async fn server_errors_on_list_watch_create_status_and_events_are_retried() {
     let api = double_with_key().await;
     for (name, v) in [("a", "1"), ("b", "2"), ("c", "3")] {
         api.insert(sealed(name, &[("k", v)], "rsa2048"));
@@ -371,8 +371,8 @@ async fn server_errors_on_list_watch_get_create_and_events_are_retried() {
     api.fail_next(Fault::status(500).on(get.clone()).path("watch=").times(2));
     api.fail_next(
         Fault::status(500)
-            .on(get)
-            .path(&format!("/namespaces/{NS}/secrets/a")),
+            .on(Method::PUT)
+            .path(&format!("/namespaces/{NS}/sealedsecrets/a/status")),
     );
     api.fail_next(
         Fault::status(500)
@@ -394,7 +394,7 @@ async fn server_errors_on_list_watch_get_create_and_events_are_retried() {
         assert!(condition(&s, "Stalled").is_none(), "{s}");
         assert_eq!(condition(&s, "Ready").expect("Ready")["status"], "True");
     }
-    assert!(c.metrics.render().contains("reason=\"fetch\""));
+    assert!(c.metrics.render().contains("reason=\"status\""));
 }
 
 /// Timeouts (a delay longer than the client's read timeout), 409s and 500s on status writes
@@ -1036,7 +1036,7 @@ async fn additional_namespaces_are_the_only_ones_reconciled_by_a_single_instance
         let sec = secret_in(&api, ns, "db").expect("Secret");
         assert_eq!(data_item(&sec, "k"), ns.as_bytes());
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // "other" is not watched at all (the request log below shows it), so nothing can reach it.
     assert!(ss_in(&api, "other", "db").get("status").is_none());
     assert!(secret_in(&api, "other", "db").is_none());
 
@@ -1070,7 +1070,13 @@ async fn label_selector_filters_sealed_secrets() {
     api.insert(wrong);
     let _c = start(&api, &["--label-selector=team=a"]).await;
     wait_converged(&api, "mine", "k", "v").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The selector is the server's: the others are never listed, so nothing can reach them.
+    let lists_without_selector = api
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/sealedsecrets") && !r.query.contains("labelSelector"))
+        .count();
+    assert_eq!(lists_without_selector, 0);
     for name in ["theirs", "wrong"] {
         assert!(ss(&api, name).get("status").is_none(), "{name} untouched");
         assert!(secret(&api, name).is_none());
@@ -1085,11 +1091,24 @@ async fn flux_requested_at_forces_a_full_check() {
     api.insert(sealed("db", &[("k", "right")], "rsa2048"));
     let c = start(&api, &["--self-heal=false"]).await;
     wait_converged(&api, "db", "k", "right").await;
-    api.modify("v1", "Secret", Some(NS), "db", |s| {
-        s["data"]["k"] = json!(base64::engine::general_purpose::STANDARD.encode("wrong"));
+    let triggers = c.ctx.trigger_count();
+    let drifted = api
+        .modify("v1", "Secret", Some(NS), "db", |s| {
+            s["data"]["k"] = json!(base64::engine::general_purpose::STANDARD.encode("wrong"));
+        })
+        .expect("drift");
+    // Once the watch has shown the edit, the decision not to heal was taken.
+    eventually("the edit seen", || {
+        (c.ctx.secret_version(NS, "db").as_deref()
+            == drifted["metadata"]["resourceVersion"].as_str())
+        .then_some(())
     })
-    .expect("drift");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    .await;
+    assert_eq!(
+        c.ctx.trigger_count(),
+        triggers,
+        "no reconcile for the drift"
+    );
     assert_eq!(
         data_item(&secret(&api, "db").expect("Secret"), "k"),
         b"wrong"
@@ -1105,11 +1124,19 @@ async fn flux_requested_at_forces_a_full_check() {
     assert_eq!(c.ctx.decrypt_count(), decrypts + 1);
 
     // The same value again is not a new request; a new value is.
-    api.modify(SS, "SealedSecret", Some(NS), "db", |s| {
-        s["metadata"]["labels"] = json!({"touched": "yes"});
+    let triggers = c.ctx.trigger_count();
+    let labelled = api
+        .modify(SS, "SealedSecret", Some(NS), "db", |s| {
+            s["metadata"]["labels"] = json!({"touched": "yes"});
+        })
+        .expect("label");
+    eventually("the label seen", || {
+        (c.ctx.cached_version(NS, "db").as_deref()
+            == labelled["metadata"]["resourceVersion"].as_str())
+        .then_some(())
     })
-    .expect("label");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    .await;
+    assert_eq!(c.ctx.trigger_count(), triggers, "a label is no trigger");
     let gets = |api: &ApiDouble| {
         api.requests()
             .iter()
@@ -1139,11 +1166,11 @@ async fn update_status_false_writes_no_status_and_repeats_no_event() {
     let c = start(&api, &["--update-status=false", "--max-unseal-retries=2"]).await;
     eventually("Secret", || secret(&api, "good")).await;
     // Initial attempt plus two retries (1 s, 2 s apart), then it gives up.
+    // good once; bad initially, then two retries, the last of which gives up.
     eventually("retries spent", || {
-        (c.ctx.decrypt_count() >= 4).then_some(())
+        (c.ctx.decrypt_count() >= 4 && c.ctx.reconcile_count() >= 4).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Resyncs that change nothing: a key change re-checks every object; Flux asks for a check.
     api.insert(key_secret("sealed-secrets-keyccccc", "rsa4096-b"));
@@ -1152,7 +1179,11 @@ async fn update_status_false_writes_no_status_and_repeats_no_event() {
         s["metadata"]["annotations"] = json!({controller::FLUX_REQUESTED_AT: "now"});
     })
     .expect("annotate");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The key change reconciles both, the request good once more.
+    eventually("the resyncs done", || {
+        (c.ctx.reconcile_count() >= 7).then_some(())
+    })
+    .await;
 
     assert_eq!(
         events(&api, "good"),

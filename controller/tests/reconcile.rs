@@ -130,7 +130,36 @@ async fn a_sealed_secret_becomes_an_owned_secret_and_reports_synced() {
     assert_eq!(owner["kind"], "SealedSecret");
     assert_eq!(owner["apiVersion"], "bitnami.com/v1alpha1");
     assert_eq!(owner["controller"], true);
-    assert!(sec["metadata"]["annotations"][ANNOTATION_DIGEST].is_string());
+    // The Secret carries the template's annotations and nothing of ours (upstream's
+    // integration suite compares them exactly); the record of it is in the status.
+    assert!(
+        sec["metadata"]
+            .get("annotations")
+            .is_none_or(|a| a == &json!({})),
+        "{}",
+        sec["metadata"]
+    );
+    assert!(
+        sec["metadata"]["annotations"]
+            .get(ANNOTATION_DIGEST)
+            .is_none()
+    );
+    let record = condition(&s, "seal.dev/Unsealed").expect("our record");
+    assert_eq!(record["status"], "True");
+    let msg = record["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.starts_with("v2;")
+            && msg.ends_with(&format!(
+                ";{}",
+                sec["metadata"]["resourceVersion"].as_str().unwrap_or("?")
+            )),
+        "{msg}"
+    );
+    // Synced stays first; upstream's integration suite checks its times on a first sync.
+    assert_eq!(
+        s["status"]["conditions"][0]["lastTransitionTime"],
+        s["status"]["conditions"][0]["lastUpdateTime"]
+    );
 
     assert_eq!(
         s["status"]["observedGeneration"],
@@ -185,7 +214,11 @@ async fn an_unowned_secret_is_left_alone_and_reported() {
     );
     let ready = condition(&s, "Ready").expect("Ready");
     assert_eq!(ready["reason"], "SecretConflict");
-    assert_eq!(condition(&s, "Stalled").expect("Stalled")["status"], "True");
+    // Retried with backoff, as upstream retries it: the Secret may be deleted or annotated.
+    assert_eq!(
+        condition(&s, "Reconciling").expect("Reconciling")["status"],
+        "True"
+    );
     assert_eq!(
         data_item(&secret(&api, "db").expect("kept"), "password"),
         b"theirs"
@@ -199,9 +232,50 @@ async fn an_unowned_secret_is_left_alone_and_reported() {
             "Resource \"db\" already exists and is not managed by SealedSecret".into()
         )]
     );
-    // Conflicts are decided before decrypting.
+    // Conflicts are decided before decrypting, from the metadata watch: no GET.
     assert_eq!(c.ctx.decrypt_count(), 0);
     assert!(c.metrics.render().contains("reason=\"unmanaged\""));
+    let gets = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == Method::GET && r.path.ends_with(&format!("/{NS}/secrets/db")))
+        .count();
+    assert_eq!(gets, 0);
+}
+
+/// Upstream's integration spec "should not recreate the secret" (an unowned Secret without the
+/// managed annotation): deleting a Secret that is neither ours nor managed is no trigger
+/// (SPEC §6), and a SealedSecret in conflict finds the name free at its next scheduled retry.
+#[tokio::test]
+async fn deleting_a_foreign_secret_is_no_trigger_and_the_retry_takes_the_name() {
+    let api = double_with_key().await;
+    api.insert(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "db", "namespace": NS},
+        "stringData": {"password": "theirs"},
+    }));
+    api.insert(sealed("db", &[("password", "ours")], "rsa2048"));
+    let c = start(&api, &[]).await;
+    wait_synced(&api, "db", "False").await;
+    eventually("the conflict's retry scheduled", || {
+        (c.ctx.reconcile_count() >= 1 && c.ctx.requeue_count() == 1).then_some(())
+    })
+    .await;
+    let triggers = c.ctx.trigger_count();
+
+    api.delete("v1", "Secret", Some(NS), "db");
+    eventually("the watch saw the delete", || {
+        (!c.ctx.sees_secret(NS, "db")).then_some(())
+    })
+    .await;
+    // The watch event was handled (the index changed in the same step) and queued nothing;
+    // only the scheduled retry will reconcile it.
+    assert_eq!(c.ctx.trigger_count(), triggers, "the delete was no trigger");
+
+    // The retry (backoff 1 s) finds the name free and creates our Secret.
+    wait_synced(&api, "db", "True").await;
+    let sec = secret(&api, "db").expect("created at the retry");
+    assert_eq!(data_item(&sec, "password"), b"ours");
 }
 
 #[tokio::test]
@@ -283,12 +357,29 @@ async fn a_deleted_secret_is_recreated_and_drift_is_restored() {
 async fn skip_recreate_leaves_a_deleted_secret_deleted() {
     let api = double_with_key().await;
     api.insert(sealed("db", &[("password", "hunter2")], "rsa2048"));
-    let _c = start(&api, &["--skip-recreate"]).await;
+    let c = start(&api, &["--skip-recreate"]).await;
     wait_synced(&api, "db", "True").await;
     eventually("Secret", || secret(&api, "db")).await;
+    eventually("the reconcile done", || {
+        (c.ctx.reconcile_count() >= 1).then_some(())
+    })
+    .await;
+    let triggers = c.ctx.trigger_count();
     api.delete("v1", "Secret", Some(NS), "db");
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The decision is taken when the watch delivers the delete, in the step that updates the
+    // index: once the index shows it gone, nothing was queued.
+    eventually("the watch saw the delete", || {
+        (!c.ctx.sees_secret(NS, "db")).then_some(())
+    })
+    .await;
+    assert_eq!(c.ctx.trigger_count(), triggers, "nothing queued");
     assert!(secret(&api, "db").is_none());
+    let creates = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == Method::POST && r.path.ends_with(&format!("{NS}/secrets")))
+        .count();
+    assert_eq!(creates, 1, "created once, not recreated");
 }
 
 #[tokio::test]
@@ -367,9 +458,11 @@ async fn a_restart_with_everything_synced_decrypts_nothing_and_writes_nothing() 
     for n in ["a", "b", "c"] {
         wait_synced(&api, n, "True").await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
     for n in ["a", "b", "c"] {
-        let evs = events(&api, n);
+        let evs = eventually("the Unsealed event", || {
+            Some(events(&api, n)).filter(|e| !e.is_empty())
+        })
+        .await;
         assert_eq!(evs.len(), 1, "{n}: {evs:?}");
     }
     first.stop();
@@ -381,7 +474,10 @@ async fn a_restart_with_everything_synced_decrypts_nothing_and_writes_nothing() 
         second.synced.load(Ordering::SeqCst).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    eventually("every object reconciled once", || {
+        (second.ctx.reconcile_count() >= 3).then_some(())
+    })
+    .await;
     assert_eq!(second.ctx.decrypt_count(), 0, "no restart storm");
     assert_eq!(
         api.list("v1", "Event", Some(NS)).len(),
@@ -395,19 +491,14 @@ async fn a_restart_with_everything_synced_decrypts_nothing_and_writes_nothing() 
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
-    // The one full list of Secrets leaves Helm's release Secrets out.
-    let full_lists: Vec<_> = api
+    // Nothing to verify: no list of whole Secrets either.
+    let full_lists = api
         .requests()
         .into_iter()
         .filter(|r| r.method == Method::GET && r.path.ends_with("/secrets") && !r.is_watch())
-        .filter(|r| !r.query.contains("metadata") && r.query.contains("fieldSelector"))
-        .collect();
-    assert!(
-        full_lists
-            .iter()
-            .any(|r| r.query.contains("type%21%3Dhelm.sh%2Frelease.v1")),
-        "{full_lists:?}"
-    );
+        .filter(|r| r.query.contains("helm.sh"))
+        .count();
+    assert_eq!(full_lists, 0);
     // condition_info is still exported for every object, as after an upstream restart.
     let metrics = second.metrics.render();
     for n in ["a", "b", "c"] {
@@ -520,8 +611,11 @@ async fn injected_server_errors_and_conflicts_are_retried() {
 #[tokio::test]
 async fn a_watch_disconnect_is_recovered() {
     let api = double_with_key().await;
-    let _c = start(&api, &[]).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let c = start(&api, &[]).await;
+    eventually("caches synced", || {
+        c.synced.load(Ordering::SeqCst).then_some(())
+    })
+    .await;
     api.close_watches();
     api.insert(sealed("late", &[("k", "v")], "rsa2048"));
     wait_synced(&api, "late", "True").await;
@@ -569,10 +663,12 @@ async fn a_spec_change_updates_the_secret_and_status_only_changes_do_not_reconci
     api.insert(sealed("db", &[("password", "one")], "rsa2048"));
     let c = start(&api, &[]).await;
     wait_synced(&api, "db", "True").await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let before = c.ctx.decrypt_count();
+    assert_eq!(before, 1);
 
-    // Metadata-only change: no reconcile.
+    // Metadata-only change: no reconcile. (The status times are moved into the past with it,
+    // so the spec change below is seen to move lastUpdateTime without waiting a second.)
+    const PAST: &str = "2020-01-01T00:00:00Z";
     api.modify(
         "bitnami.com/v1alpha1",
         "SealedSecret",
@@ -580,11 +676,11 @@ async fn a_spec_change_updates_the_secret_and_status_only_changes_do_not_reconci
         "db",
         |s| {
             s["metadata"]["labels"] = json!({"x": "y"});
+            s["status"]["conditions"][0]["lastUpdateTime"] = json!(PAST);
+            s["status"]["conditions"][0]["lastTransitionTime"] = json!(PAST);
         },
     )
     .expect("label");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(c.ctx.decrypt_count(), before);
 
     // Spec change: new data, observedGeneration follows.
     let new = sealed("db", &[("password", "two")], "rsa2048");
@@ -609,6 +705,14 @@ async fn a_spec_change_updates_the_secret_and_status_only_changes_do_not_reconci
     })
     .await;
     assert_eq!(s["metadata"]["generation"], 2);
+    // Events of one object arrive in order: the label change came first and cost nothing, the
+    // spec change one decryption.
+    assert_eq!(c.ctx.decrypt_count(), before + 1);
+    // As upstream's: Synced stayed True, so lastUpdateTime moved and lastTransitionTime not.
+    let synced = &s["status"]["conditions"][0];
+    assert_eq!(synced["type"], "Synced");
+    assert_eq!(synced["lastTransitionTime"], PAST);
+    assert_ne!(synced["lastUpdateTime"], PAST);
 }
 
 #[tokio::test]
@@ -690,8 +794,12 @@ async fn a_secret_the_api_server_refuses_stalls_instead_of_retrying() {
     );
     assert_eq!(condition(&s, "Stalled").expect("Stalled")["status"], "True");
     assert!(condition(&s, "Reconciling").is_none(), "no retry pending");
-    // A retry would come after 1 s; none comes.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The reconcile ended without scheduling a retry.
+    eventually("the reconcile done", || {
+        (c.ctx.reconcile_count() >= 1).then_some(())
+    })
+    .await;
+    assert_eq!(c.ctx.requeue_count(), 0, "no retry scheduled");
     let creates = |api: &ApiDouble| {
         api.requests()
             .into_iter()
@@ -711,4 +819,283 @@ async fn a_secret_the_api_server_refuses_stalls_instead_of_retrying() {
         data_item(&secret(&api, "db").expect("created"), "password"),
         b"hunter3"
     );
+}
+
+/// Requests about each of `names` (its SealedSecret and its Secret) that count against the
+/// client's rate limit: everything but watches, lists and events (which have a budget of
+/// their own); plus the creates in [`NS`], whose path names no object.
+fn requests_per_object(api: &ApiDouble, names: &[&str]) -> (Vec<(String, Vec<String>)>, usize) {
+    let reqs = api.requests();
+    let per = names
+        .iter()
+        .map(|n| {
+            let mine: Vec<String> = reqs
+                .iter()
+                .filter(|r| {
+                    r.path.ends_with(&format!("/namespaces/{NS}/secrets/{n}"))
+                        || r.path
+                            .ends_with(&format!("/namespaces/{NS}/sealedsecrets/{n}"))
+                        || r.path
+                            .ends_with(&format!("/namespaces/{NS}/sealedsecrets/{n}/status"))
+                })
+                .map(|r| format!("{} {}", r.method, r.path))
+                .collect();
+            ((*n).to_owned(), mine)
+        })
+        .collect();
+    let creates = reqs
+        .iter()
+        .filter(|r| {
+            r.method == Method::POST && r.path.ends_with(&format!("/namespaces/{NS}/secrets"))
+        })
+        .count();
+    (per, creates)
+}
+
+/// Regression test for issue #12: requests counted against `--kubeclient-qps` per object are
+/// at most 2 for a new object (Secret create, status), 1 for an object whose Secret upstream's
+/// controller already made right (status only, no Secret write), 0 for a synced object after a
+/// restart.
+#[tokio::test]
+async fn requests_per_object_are_two_new_one_migrated_zero_restarted() {
+    const NAMES: [&str; 4] = ["a", "b", "c", "d"];
+    let n = NAMES.len() as u64;
+    let api = double_with_key().await;
+    for name in NAMES {
+        api.insert(sealed(name, &[("k", name), ("l", "x")], "rsa2048"));
+    }
+
+    // New objects: the Secret create and the status write.
+    let first = start(&api, &[]).await;
+    for name in NAMES {
+        wait_synced(&api, name, "True").await;
+    }
+    eventually("all reconciled", || {
+        (first.ctx.reconcile_count() >= n).then_some(())
+    })
+    .await;
+    let (per, creates) = requests_per_object(&api, &NAMES);
+    assert_eq!(creates, NAMES.len(), "one create each");
+    for (name, reqs) in &per {
+        assert_eq!(
+            reqs,
+            &[format!(
+                "PUT /apis/bitnami.com/v1alpha1/namespaces/{NS}/sealedsecrets/{name}/status"
+            )],
+            "{name}: no GET of the SealedSecret or the Secret"
+        );
+    }
+    // Events are sent in the background: wait for them before counting.
+    for name in NAMES {
+        eventually("the Unsealed event", || {
+            Some(events(&api, name)).filter(|e| !e.is_empty())
+        })
+        .await;
+    }
+    first.stop();
+
+    // As upstream's controller leaves them: the same Secrets, a status with Synced only.
+    for name in NAMES {
+        api.modify(SS, "SealedSecret", Some(NS), name, |s| {
+            s["status"] = json!({
+                "observedGeneration": s["metadata"]["generation"],
+                "conditions": [{
+                    "type": "Synced", "status": "True",
+                    "lastUpdateTime": "2020-01-01T00:00:00Z",
+                    "lastTransitionTime": "2020-01-01T00:00:00Z",
+                }],
+            });
+        })
+        .expect("status");
+    }
+    let secrets_before: Vec<Value> = NAMES
+        .iter()
+        .map(|n| secret(&api, n).expect("kept"))
+        .collect();
+    let events_before = api.list("v1", "Event", Some(NS)).len();
+    api.clear_requests();
+
+    // Migration: content verified by decryption against the startup list, status only.
+    let second = start(&api, &[]).await;
+    for name in NAMES {
+        eventually("our record in the status", || {
+            condition(&ss(&api, name), "seal.dev/Unsealed").map(|_| ())
+        })
+        .await;
+    }
+    eventually("all reconciled", || {
+        (second.ctx.reconcile_count() >= n).then_some(())
+    })
+    .await;
+    let (per, creates) = requests_per_object(&api, &NAMES);
+    assert_eq!(creates, 0);
+    for (name, reqs) in &per {
+        assert_eq!(reqs.len(), 1, "{name}: {reqs:?}");
+        assert!(
+            reqs[0].starts_with("PUT ") && reqs[0].ends_with("/status"),
+            "{reqs:?}"
+        );
+    }
+    assert_eq!(second.ctx.decrypt_count(), n, "each verified by decryption");
+    for (name, before) in NAMES.iter().zip(&secrets_before) {
+        let now = secret(&api, name).expect("kept");
+        assert_eq!(
+            now["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"],
+            "{name}: not written"
+        );
+    }
+    // The one list of whole Secrets leaves Helm's release Secrets out.
+    let full_lists: Vec<_> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == Method::GET && r.path.ends_with("/secrets") && !r.is_watch())
+        .filter(|r| r.query.contains("helm.sh"))
+        .collect();
+    assert_eq!(full_lists.len(), 1, "{full_lists:?}");
+    assert!(
+        full_lists[0]
+            .query
+            .contains("type%21%3Dhelm.sh%2Frelease.v1")
+    );
+    // Synced stayed True and nothing was written: no event; lastTransitionTime kept.
+    assert_eq!(api.list("v1", "Event", Some(NS)).len(), events_before);
+    let s = ss(&api, "a");
+    assert_eq!(
+        s["status"]["conditions"][0]["lastTransitionTime"],
+        "2020-01-01T00:00:00Z"
+    );
+    assert_eq!(condition(&s, "Ready").expect("Ready")["status"], "True");
+    second.stop();
+
+    // Restart: nothing per object.
+    api.clear_requests();
+    let third = start(&api, &[]).await;
+    eventually("all reconciled", || {
+        (third.ctx.reconcile_count() >= n).then_some(())
+    })
+    .await;
+    let (per, creates) = requests_per_object(&api, &NAMES);
+    assert_eq!(creates, 0);
+    for (name, reqs) in &per {
+        assert!(reqs.is_empty(), "{name}: {reqs:?}");
+    }
+    assert_eq!(third.ctx.decrypt_count(), 0);
+}
+
+/// A migrated Secret whose content is not what the SealedSecret unseals to is rewritten.
+#[tokio::test]
+async fn a_migrated_secret_with_other_content_is_rewritten() {
+    let api = double_with_key().await;
+    let names = ["a", "b", "c"];
+    for name in names {
+        api.insert(sealed(name, &[("k", name)], "rsa2048"));
+    }
+    let first = start(&api, &[]).await;
+    for name in names {
+        wait_synced(&api, name, "True").await;
+    }
+    first.stop();
+    for name in names {
+        api.modify(SS, "SealedSecret", Some(NS), name, |s| {
+            let conds = s["status"]["conditions"]
+                .as_array_mut()
+                .expect("conditions");
+            conds.retain(|c| c["type"] == "Synced");
+        })
+        .expect("status");
+    }
+    api.modify("v1", "Secret", Some(NS), "b", |s| {
+        s["data"]["k"] = json!("c3RhbGU=") // "stale"
+    })
+    .expect("edit");
+    let second = start(&api, &[]).await;
+    eventually("b restored", || {
+        let s = secret(&api, "b")?;
+        (data_item(&s, "k") == b"b").then_some(())
+    })
+    .await;
+    eventually("all recorded", || {
+        names
+            .iter()
+            .all(|n| condition(&ss(&api, n), "seal.dev/Unsealed").is_some())
+            .then_some(())
+    })
+    .await;
+    let puts: Vec<_> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == Method::PUT && r.path.contains(&format!("/{NS}/secrets/")))
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(puts, [format!("/api/v1/namespaces/{NS}/secrets/b")]);
+    assert_eq!(second.ctx.decrypt_count(), 3);
+}
+
+/// Secrets written by an earlier release carry the digest as an annotation and their status no
+/// record: the annotation, checked against the content, spares the decryption; the status gets
+/// the record; the Secret is not written (the annotation stays until the next write).
+#[tokio::test]
+async fn an_earlier_releases_annotated_secret_is_adopted_without_decryption_or_write() {
+    const NAMES: [&str; 3] = ["a", "b", "c"];
+    let api = double_with_key().await;
+    for name in NAMES {
+        api.insert(sealed(name, &[("k", name)], "rsa2048"));
+    }
+    let first = start(&api, &[]).await;
+    for name in NAMES {
+        wait_synced(&api, name, "True").await;
+    }
+    first.stop();
+    for name in NAMES {
+        let mut record = String::new();
+        api.modify(SS, "SealedSecret", Some(NS), name, |s| {
+            let conds = s["status"]["conditions"]
+                .as_array_mut()
+                .expect("conditions");
+            let i = conds
+                .iter()
+                .position(|c| c["type"] == "seal.dev/Unsealed")
+                .expect("record");
+            record = conds.remove(i)["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+        })
+        .expect("status");
+        // The same MACs, as the earlier release wrote them on the Secret.
+        let d = seal_controller::decide::Digest::parse(&record).expect("record");
+        let legacy = format!("v1;{};{};{}", d.key_ids.join(","), d.spec, d.content);
+        api.modify("v1", "Secret", Some(NS), name, |s| {
+            s["metadata"]["annotations"] = json!({ANNOTATION_DIGEST: legacy});
+        })
+        .expect("annotate");
+    }
+    api.clear_requests();
+    let second = start(&api, &[]).await;
+    for name in NAMES {
+        eventually("the record in the status", || {
+            condition(&ss(&api, name), "seal.dev/Unsealed").map(|_| ())
+        })
+        .await;
+    }
+    eventually("all reconciled", || {
+        (second.ctx.reconcile_count() >= 3).then_some(())
+    })
+    .await;
+    assert_eq!(
+        second.ctx.decrypt_count(),
+        0,
+        "the annotation spared the decryption"
+    );
+    let (per, creates) = requests_per_object(&api, &NAMES);
+    assert_eq!(creates, 0);
+    for (name, reqs) in &per {
+        assert_eq!(reqs.len(), 1, "{name}: {reqs:?}");
+        assert!(reqs[0].ends_with("/status"), "{reqs:?}");
+        let s = secret(&api, name).expect("kept");
+        assert!(
+            s["metadata"]["annotations"][ANNOTATION_DIGEST].is_string(),
+            "left as it is"
+        );
+    }
 }
