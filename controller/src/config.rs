@@ -199,6 +199,10 @@ pub struct Config {
     /// Restore an owned Secret edited by someone else (drift self-heal).
     #[arg(long, env = "SEALED_SECRETS_SELF_HEAL", default_value = "true", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
     pub self_heal: bool,
+
+    /// Do not serve the sealing page (`/ui/`, and `/` redirecting to it) on --listen-addr.
+    #[arg(long, env = "SEALED_SECRETS_DISABLE_UI", default_value = "false", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_bool)]
+    pub disable_ui: bool,
 }
 
 impl Config {

@@ -9,6 +9,7 @@
 //! | `POST /v1/verify` | one SealedSecret: 200 if it unseals, 409 if not, 400 if unreadable |
 //! | `POST /v1/rotate` | the SealedSecret resealed with the newest key (compact JSON), 409 if not decryptable |
 //! | `GET /metrics` | Prometheus, on the metrics router |
+//! | `GET /ui/…` | the sealing page ([`seal_ui`]); `/` and `/ui` redirect to `ui/`; off with `--disable-ui` |
 //!
 //! `/v1/verify` and `/v1/rotate` are rate limited (GCRA, `--rate-limit` per second with
 //! `--rate-limit-burst` extra) per path and client (`X-Forwarded-For`, else the peer address,
@@ -126,7 +127,13 @@ pub fn router(state: HttpState) -> Router {
         limiter,
         rsa: Arc::new(Semaphore::new(rsa_workers())),
     };
+    let ui = if app.http.cfg.disable_ui {
+        Router::new()
+    } else {
+        ui_router()
+    };
     Router::new()
+        .merge(ui)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/v1/cert.pem", get(cert_pem))
@@ -280,6 +287,40 @@ async fn cert_pem(State(app): State<AppState>) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR,
             "cannot get certificate\n",
         ),
+    }
+}
+
+/// The sealing page: `/ui/` and its files, with `/` and `/ui` redirecting to `ui/`.
+fn ui_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/", get(ui))
+        .route("/ui", get(ui))
+        .route("/ui/", get(ui))
+        .route("/ui/{*file}", get(ui))
+}
+
+async fn ui(uri: http::Uri) -> Response {
+    match seal_ui::route(uri.path()) {
+        seal_ui::Route::Asset(asset) => {
+            let mut response = (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, asset.content_type)],
+                asset.body,
+            )
+                .into_response();
+            for (name, value) in seal_ui::SECURITY_HEADERS {
+                response
+                    .headers_mut()
+                    .insert(name, HeaderValue::from_static(value));
+            }
+            response
+        }
+        seal_ui::Route::Redirect => (
+            StatusCode::FOUND,
+            [(header::LOCATION, seal_ui::REDIRECT_LOCATION)],
+        )
+            .into_response(),
+        seal_ui::Route::NotFound => text(StatusCode::NOT_FOUND, "404 page not found\n"),
     }
 }
 

@@ -1130,3 +1130,243 @@ async fn a_killed_leader_is_replaced_within_the_lease_and_no_write_storm_follows
     );
     assert_intact(&client, &app.name, COUNT, &foreign).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The sealing page through the API server's service proxy.
+
+/// A network namespace whose address the API server can proxy to (`SEAL_E2E_NETNS`, with its
+/// address `SEAL_E2E_NETNS_IP`): a controller started in it sits behind a Service and Endpoints
+/// as a pod would. Absent, the proxy test is skipped.
+fn netns() -> Option<(String, String)> {
+    Some((
+        std::env::var("SEAL_E2E_NETNS").ok()?,
+        std::env::var("SEAL_E2E_NETNS_IP").ok()?,
+    ))
+}
+
+/// A Service `name` in `ns` whose one endpoint is `ip:port`, held by a placeholder Pod with
+/// that IP (the API server proxies only to addresses that name a Pod).
+async fn service_to(client: &Client, ns: &str, name: &str, ip: &str, port: u16) {
+    use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+    use kube::api::{Patch, PatchParams};
+    let pp = PostParams::default();
+    let svc: Service = serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"ports": [{"port": 8080, "targetPort": port, "protocol": "TCP"}]},
+    }))
+    .expect("Service");
+    Api::<Service>::namespaced(client.clone(), ns)
+        .create(&pp, &svc)
+        .await
+        .expect("create Service");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"containers": [{"name": "placeholder", "image": "placeholder.invalid/none:0"}]},
+    }))
+    .expect("Pod");
+    let pod = pods.create(&pp, &pod).await.expect("create Pod");
+    let status = json!({"status": {"podIP": ip, "podIPs": [{"ip": ip}]}});
+    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("set the Pod's IP");
+    let endpoints: Endpoints = serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": ns},
+        "subsets": [{
+            "addresses": [{"ip": ip, "targetRef": {"kind": "Pod", "namespace": ns, "name": name, "uid": pod.uid()}}],
+            "ports": [{"port": port, "protocol": "TCP"}],
+        }],
+    }))
+    .expect("Endpoints");
+    Api::<Endpoints>::namespaced(client.clone(), ns)
+        .create(&pp, &endpoints)
+        .await
+        .expect("create Endpoints");
+}
+
+/// GET `path` on the API server: status, headers and body.
+async fn api_get(client: &Client, path: &str) -> Option<(u16, http::HeaderMap, Vec<u8>)> {
+    use http_body_util::BodyExt as _;
+    let req = http::Request::get(path)
+        .body(kube::client::Body::empty())
+        .ok()?;
+    let resp = client.send(req).await.ok()?;
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.ok()?.to_bytes().to_vec();
+    Some((parts.status.as_u16(), parts.headers, body))
+}
+
+#[tokio::test]
+#[ignore = "needs a cluster: set SEAL_E2E_KUBECONFIG (and SEAL_E2E_NETNS, SEAL_E2E_NETNS_IP)"]
+async fn the_sealing_page_and_its_certificate_are_reached_through_the_service_proxy() {
+    let Some((netns, ip)) = netns() else {
+        eprintln!("skip: SEAL_E2E_NETNS and SEAL_E2E_NETNS_IP are not set");
+        return;
+    };
+    let (client, ctl_ns, _apps) = with_key(
+        "seal-e2e-ui",
+        "seal-e2e-ui-apps",
+        "sealed-secrets-keyui",
+        "rsa4096",
+    )
+    .await;
+    let port = free_port();
+    let metrics = free_port();
+    // `ip netns exec` execs the controller, so the child is the controller itself.
+    let child = Command::new("ip")
+        .args(["netns", "exec", &netns])
+        .arg(env!("CARGO_BIN_EXE_controller"))
+        .args([
+            format!("--listen-addr=:{port}"),
+            format!("--listen-metrics-addr=127.0.0.1:{metrics}"),
+            "--all-namespaces=false".to_owned(),
+            "--key-renew-period=0".to_owned(),
+        ])
+        .env("KUBECONFIG", kubeconfig_path())
+        .env("POD_NAMESPACE", &ctl_ns.name)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the controller in the network namespace");
+    let _ctl = Controller {
+        child,
+        port,
+        metrics,
+    };
+    service_to(&client, &ctl_ns.name, "seal-ui", &ip, port).await;
+
+    let proxy = format!(
+        "/api/v1/namespaces/{}/services/http:seal-ui:/proxy",
+        ctl_ns.name
+    );
+    // Ready: the keys are loaded, so the certificate is served too.
+    let readyz = format!("{proxy}/readyz");
+    eventually("readyz through the proxy", 60, || {
+        let client = client.clone();
+        let path = readyz.clone();
+        async move { api_get(&client, &path).await.filter(|(s, _, _)| *s == 200) }
+    })
+    .await;
+
+    // The page, with its headers, as the browser gets it behind the proxy.
+    let (status, headers, body) = api_get(&client, &format!("{proxy}/ui/"))
+        .await
+        .expect("the page");
+    assert_eq!(status, 200);
+    let header = |h: &http::HeaderMap, name: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    for (name, value) in seal_ui::SECURITY_HEADERS {
+        let got = header(&headers, name);
+        if name == "cache-control" {
+            // The API server sets its own (`no-cache, private`): still never cached.
+            assert!(
+                got.contains("no-cache") || got.contains("no-store"),
+                "{got}"
+            );
+        } else {
+            assert_eq!(got, value, "{name} through the proxy");
+        }
+    }
+    let html = String::from_utf8(body).expect("UTF-8 page");
+    assert!(
+        html.contains("src=\"app.js\"") && html.contains("href=\"style.css\""),
+        "{html}"
+    );
+    for file in ["app.js", "format.js", "style.css"] {
+        let (status, _, body) = api_get(&client, &format!("{proxy}/ui/{file}"))
+            .await
+            .expect(file);
+        assert_eq!(status, 200, "{file}");
+        assert_eq!(
+            body,
+            seal_ui::asset(file).expect("embedded").body,
+            "{file} byte for byte"
+        );
+    }
+    // Without the trailing slash, the relative redirect lands on the page under the prefix.
+    let (status, headers, _) = api_get(&client, &format!("{proxy}/ui"))
+        .await
+        .expect("the redirect");
+    assert_eq!(status, 302);
+    let location = header(&headers, "location");
+    assert!(
+        location == "ui/" || location.ends_with(&format!("{proxy}/ui/")),
+        "Location: {location}"
+    );
+
+    // The page's `../v1/cert.pem`, as the browser resolves it from `…/proxy/ui/`: the fixture
+    // key's certificate; what it seals unseals.
+    let (status, _, pem) = api_get(&client, &format!("{proxy}/v1/cert.pem"))
+        .await
+        .expect("the certificate");
+    assert_eq!(status, 200);
+    let pem = String::from_utf8(pem).expect("PEM");
+    assert_eq!(
+        Certificate::from_pem(pem.as_bytes()).expect("served").der(),
+        Certificate::from_pem(testdata("keys/rsa4096.crt").as_bytes())
+            .expect("fixture")
+            .der()
+    );
+    apply_ss(
+        &client,
+        &ctl_ns.name,
+        seal_with(&pem, &ctl_ns.name, "from-the-page-cert", "s3cr3t"),
+    )
+    .await;
+    synced(&client, &ctl_ns.name, "from-the-page-cert").await;
+    let secret = get_secret(&client, &ctl_ns.name, "from-the-page-cert")
+        .await
+        .expect("the Secret");
+    assert_eq!(item(&secret, "value"), b"s3cr3t");
+
+    if std::env::var_os("SEAL_E2E_BROWSER").is_some() {
+        browser_suite_through_kubectl_proxy(&proxy);
+    }
+}
+
+/// Runs the sealing page's browser suite (crates/seal-ui/tests/browser, `npm ci` done) against
+/// the page behind `kubectl proxy`: it seals there and opens the results with kubectl-seal
+/// (built beside this test's controller) and the Python implementation.
+fn browser_suite_through_kubectl_proxy(proxy_path: &str) {
+    use std::io::BufRead as _;
+    let mut kubectl = Command::new("kubectl")
+        .args(["proxy", "--port=0", "--kubeconfig"])
+        .arg(kubeconfig_path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start kubectl proxy");
+    let mut line = String::new();
+    std::io::BufReader::new(kubectl.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("kubectl proxy's first line");
+    // "Starting to serve on 127.0.0.1:PORT"
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let url = format!("http://{addr}{proxy_path}/ui/");
+    let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_controller"))
+        .parent()
+        .expect("target dir")
+        .to_owned();
+    let status = Command::new("npm")
+        .arg("test")
+        .current_dir(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../crates/seal-ui/tests/browser"
+        ))
+        .env("SEAL_UI_URL", &url)
+        .env("SEAL_BIN_DIR", bin_dir)
+        .status()
+        .expect("run npm test");
+    let _ = kubectl.kill();
+    let _ = kubectl.wait();
+    assert!(status.success(), "the browser suite failed against {url}");
+}

@@ -934,3 +934,93 @@ mod key_manager {
         assert_eq!(secrets(&r).len(), 2);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The sealing page (`/ui/`).
+
+#[tokio::test]
+async fn the_sealing_page_is_served_with_its_headers_and_relative_redirects() {
+    let app = app();
+    for a in &seal_ui::ASSETS {
+        let resp = app
+            .router
+            .clone()
+            .oneshot(get(&format!("/ui/{}", a.name)))
+            .await
+            .expect("infallible");
+        assert_eq!(resp.status(), StatusCode::OK, "{}", a.name);
+        for (name, value) in seal_ui::SECURITY_HEADERS {
+            assert_eq!(
+                resp.headers().get(name).map(|v| v.as_bytes()),
+                Some(value.as_bytes()),
+                "{name}"
+            );
+        }
+        assert!(resp.headers().get(header::SET_COOKIE).is_none());
+        let (_, ctype, body) = call(&app.router, get(&format!("/ui/{}", a.name))).await;
+        assert_eq!((ctype.as_str(), body.as_slice()), (a.content_type, a.body));
+    }
+    let (status, ctype, body) = call(&app.router, get("/ui/")).await;
+    assert_eq!(
+        (status, ctype.as_str()),
+        (StatusCode::OK, "text/html; charset=utf-8")
+    );
+    assert_eq!(body, seal_ui::asset("").expect("page").body);
+
+    // Relative, so `…/proxy/` and `…/proxy/ui` land on `…/proxy/ui/` behind any prefix.
+    for path in ["/", "/ui"] {
+        let resp = app
+            .router
+            .clone()
+            .oneshot(get(path))
+            .await
+            .expect("infallible");
+        assert_eq!(resp.status(), StatusCode::FOUND, "{path}");
+        assert_eq!(
+            resp.headers().get(header::LOCATION).map(|v| v.as_bytes()),
+            Some(&b"ui/"[..])
+        );
+    }
+    assert_eq!(
+        call(&app.router, get("/ui/secret.txt")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    // The API is as it was, the page's certificate beside it.
+    assert_eq!(call(&app.router, get("/healthz")).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&app.router, get("/v1/cert.pem")).await.0,
+        StatusCode::OK
+    );
+}
+
+#[test_case(&["--disable-ui"] ; "by flag")]
+#[test_case(&["--disable-ui=true"] ; "by flag value")]
+#[tokio::test]
+async fn disable_ui_turns_the_page_off(args: &[&str]) {
+    let app = app_with(store_of(&["rsa4096"]), args);
+    for path in ["/", "/ui", "/ui/", "/ui/app.js"] {
+        assert_eq!(
+            call(&app.router, get(path)).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        call(&app.router, get("/v1/cert.pem")).await.0,
+        StatusCode::OK
+    );
+}
+
+#[test]
+fn disable_ui_reads_its_environment_variable() {
+    let cfg = Config::try_parse_from(["controller"]).expect("defaults");
+    assert!(!cfg.disable_ui);
+    // The env rule of SPEC §8: SEALED_SECRETS_<FLAG>.
+    let cmd = <Config as clap::CommandFactory>::command();
+    let env = cmd
+        .get_arguments()
+        .find(|a| a.get_id() == "disable_ui")
+        .and_then(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned());
+    assert_eq!(env.as_deref(), Some("SEALED_SECRETS_DISABLE_UI"));
+}

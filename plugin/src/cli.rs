@@ -364,6 +364,16 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Serve the sealing page on this machine and open it in a browser: seal in the page, with
+    /// --cert or the controller's certificate, nothing else fetched or sent
+    Ui {
+        /// Address to listen on; a port of 0 picks a free one. Keep it on loopback
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:0")]
+        listen: String,
+        /// Print the page's URL without opening a browser
+        #[arg(long)]
+        no_browser: bool,
+    },
     /// Print a shell completion script
     Completion {
         /// The shell

@@ -1,4 +1,4 @@
-//! The subcommands beyond kubeseal: cert, set, unset, validate, reencrypt, completion.
+//! The subcommands beyond kubeseal: cert, set, unset, validate, reencrypt, ui, completion.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -27,6 +27,10 @@ pub fn run(plan: &Plan, controller: &mut Controller<'_>) -> Result<()> {
         Mode::Unset { file, key } => unset(file, key),
         Mode::ValidateFiles(files) => validate_files(plan, controller, files),
         Mode::Reencrypt { paths, dry_run } => reencrypt(plan, controller, paths, *dry_run),
+        Mode::Ui {
+            listen,
+            open_browser,
+        } => crate::ui::serve(plan, controller, listen, *open_browser),
         Mode::Completion(shell) => {
             let mut cmd = crate::cli::Cli::command();
             let mut out = Vec::new();

@@ -14,6 +14,7 @@ mod keys;
 mod modes;
 mod plan;
 mod time;
+mod ui;
 
 use std::ffi::OsString;
 use std::path::Path;

@@ -74,6 +74,8 @@ pub enum Mode {
     ValidateFiles(Vec<PathBuf>),
     /// `reencrypt PATH...`.
     Reencrypt { paths: Vec<PathBuf>, dry_run: bool },
+    /// `ui`: serve the sealing page.
+    Ui { listen: String, open_browser: bool },
     /// `completion SHELL`.
     Completion(clap_complete::Shell),
 }
@@ -260,6 +262,10 @@ impl Plan {
             Some(Command::Unset { file, key }) => Mode::Unset { file, key },
             Some(Command::Validate { files }) => Mode::ValidateFiles(files),
             Some(Command::Reencrypt { paths, dry_run }) => Mode::Reencrypt { paths, dry_run },
+            Some(Command::Ui { listen, no_browser }) => Mode::Ui {
+                listen,
+                open_browser: !no_browser,
+            },
             Some(Command::Completion { shell }) => Mode::Completion(shell),
             None if recovery_unseal => Mode::RecoveryUnseal {
                 inputs: vec![input.clone()],

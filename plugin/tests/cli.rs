@@ -1420,3 +1420,105 @@ mod controller {
         assert_eq!(recover(&out, &[&td("keys/rsa4096.key")]).len(), 1);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// `ui`: the sealing page on loopback.
+
+mod ui {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    use std::process::{Child, Command, Stdio};
+
+    use super::{BIN, testdata};
+
+    /// The server, stopped when dropped.
+    struct Server(Child);
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// Starts `kubectl-seal ui` on a free port and returns it with the URL it printed.
+    fn start() -> (Server, String) {
+        let mut child = Command::new(BIN)
+            .args(["ui", "--listen", "127.0.0.1:0", "--no-browser", "--cert"])
+            .arg(testdata("keys/rsa4096.crt"))
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start kubectl-seal ui");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the URL line");
+        (Server(child), line.trim().to_owned())
+    }
+
+    /// One HTTP/1.1 request; the raw response.
+    fn request(url: &str, method: &str, path: &str) -> String {
+        let host = url
+            .strip_prefix("http://")
+            .and_then(|u| u.split('/').next())
+            .expect("an http URL");
+        let mut stream = TcpStream::connect(host).expect("connect");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut out = String::new();
+        stream.read_to_string(&mut out).expect("read");
+        out
+    }
+
+    #[test]
+    fn serves_the_page_with_its_headers_and_the_certificate_beside_it() {
+        let (_server, url) = start();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        assert!(url.ends_with("/ui/"), "{url}");
+
+        let page = request(&url, "GET", "/ui/");
+        assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+        let lower = page.to_ascii_lowercase();
+        for (name, value) in seal_ui::SECURITY_HEADERS {
+            assert!(
+                lower.contains(&format!("{name}: {}", value.to_ascii_lowercase())),
+                "{name}"
+            );
+        }
+        assert!(page.ends_with(
+            std::str::from_utf8(seal_ui::asset("").expect("page").body).expect("utf-8")
+        ));
+        assert!(!lower.contains("set-cookie"));
+
+        let cert = request(&url, "GET", "/v1/cert.pem");
+        assert!(cert.starts_with("HTTP/1.1 200"), "{cert}");
+        assert!(
+            cert.ends_with(&std::fs::read_to_string(testdata("keys/rsa4096.crt")).expect("cert"))
+        );
+
+        for path in ["/", "/ui"] {
+            let redirect = request(&url, "GET", path);
+            assert!(redirect.starts_with("HTTP/1.1 302"), "{redirect}");
+            assert!(
+                redirect
+                    .to_ascii_lowercase()
+                    .contains("\r\nlocation: ui/\r\n"),
+                "{redirect}"
+            );
+        }
+        assert!(request(&url, "GET", "/ui/../v1/verify").starts_with("HTTP/1.1 404"));
+        assert!(request(&url, "GET", "/ui/nothing.js").starts_with("HTTP/1.1 404"));
+        assert!(request(&url, "POST", "/v1/verify").starts_with("HTTP/1.1 405"));
+        let js = request(&url, "GET", "/ui/format.js");
+        assert!(
+            js.to_ascii_lowercase()
+                .contains("content-type: text/javascript"),
+            "{js}"
+        );
+    }
+}
