@@ -74,7 +74,13 @@ impl Emitter<'_> {
         self.indention = true;
     }
 
-    fn indicator(&mut self, text: &str, need_whitespace: bool, is_whitespace: bool, is_indention: bool) {
+    fn indicator(
+        &mut self,
+        text: &str,
+        need_whitespace: bool,
+        is_whitespace: bool,
+        is_indention: bool,
+    ) {
         if need_whitespace && !self.whitespace {
             self.put(' ');
         }
@@ -270,7 +276,12 @@ impl Emitter<'_> {
                 }
                 spaces = false;
             } else if c == ' ' {
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && i > 0 && i + 1 < chars.len() {
+                if allow_breaks
+                    && !spaces
+                    && self.column > BEST_WIDTH
+                    && i > 0
+                    && i + 1 < chars.len()
+                {
                     self.write_indent(indent);
                     if chars.get(i + 1) == Some(&' ') {
                         self.put('\\');
@@ -337,7 +348,11 @@ fn number(n: &serde_json::Number) -> String {
     let f = n.as_f64().unwrap_or(0.0);
     // Go's strconv.FormatFloat(f, 'g', -1, 64): the shortest digits, with an exponent below
     // 1e-4 and from 1e6 on.
-    let exp = if f == 0.0 { 0 } else { f.abs().log10().floor() as i32 };
+    let exp = if f == 0.0 {
+        0
+    } else {
+        f.abs().log10().floor() as i32
+    };
     if (-4..6).contains(&exp) {
         let s = format!("{f}");
         s.strip_suffix(".0").map_or(s.clone(), str::to_owned)
@@ -462,13 +477,17 @@ fn resolves_to_string(s: &str) -> bool {
     const SPECIAL: &[&str] = &[
         "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON", "n", "N", "no",
         "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF", "", "~", "null", "Null",
-        "NULL", ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF",
-        "-.inf", "-.Inf", "-.INF", "<<",
+        "NULL", ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf",
+        "-.Inf", "-.INF", "<<",
     ];
     let Some(first) = s.chars().next() else {
         return false;
     };
-    let hinted = matches!(first, '+' | '-' | '0'..='9' | '.' | 'y' | 'Y' | 'n' | 'N' | 't' | 'T' | 'f' | 'F' | 'o' | 'O' | '~');
+    let hinted = matches!(
+        first,
+        '+' | '-' | '0'
+            ..='9' | '.' | 'y' | 'Y' | 'n' | 'N' | 't' | 'T' | 'f' | 'F' | 'o' | 'O' | '~'
+    );
     if hinted && SPECIAL.contains(&s) {
         return false;
     }
@@ -708,12 +727,16 @@ fn key_less(a: &str, b: &str) -> bool {
         }
         let mut ai = i;
         while ai < ar.len() && digit(ar[ai]) {
-            an = an.wrapping_mul(10).wrapping_add(i64::from(u32::from(ar[ai]) - u32::from('0')));
+            an = an
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(u32::from(ar[ai]) - u32::from('0')));
             ai += 1;
         }
         let mut bi = i;
         while bi < br.len() && digit(br[bi]) {
-            bn = bn.wrapping_mul(10).wrapping_add(i64::from(u32::from(br[bi]) - u32::from('0')));
+            bn = bn
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(u32::from(br[bi]) - u32::from('0')));
             bi += 1;
         }
         if an != bn {
@@ -754,7 +777,10 @@ mod tests {
             ("2024-01-01", "\"2024-01-01\""),
             ("2024-01-01T10:00:00Z", "\"2024-01-01T10:00:00Z\""),
             ("2024-1", "2024-1"),
-            ("{{ .user }}:{{ .password }}", "'{{ .user }}:{{ .password }}'"),
+            (
+                "{{ .user }}:{{ .password }}",
+                "'{{ .user }}:{{ .password }}'",
+            ),
             ("a: b", "'a: b'"),
             ("- a", "'- a'"),
             ("-x", "-x"),
@@ -802,11 +828,15 @@ mod tests {
 
     #[test]
     fn keys_sort_as_go_yaml_sorts_them() {
-        let mut keys = vec!["b", "a10", "a2", "a_b", "aB", "A", "1", "10", "9", "a.b", "ab", "x-1"];
+        let mut keys = vec![
+            "b", "a10", "a2", "a_b", "aB", "A", "1", "10", "9", "a.b", "ab", "x-1",
+        ];
         keys.sort_by(|a, b| key_order(a, b));
         assert_eq!(
             keys,
-            ["1", "9", "10", "A", "a.b", "a_b", "a2", "a10", "aB", "ab", "b", "x-1"]
+            [
+                "1", "9", "10", "A", "a.b", "a_b", "a2", "a10", "aB", "ab", "b", "x-1"
+            ]
         );
     }
 
