@@ -570,6 +570,20 @@ impl<'a> Exec<'a> {
                 Err(self.errorf(format!("nil pointer evaluating interface {{}}.{field}")))
             }
             Value::Obj(o) => {
+                // Go checks a method's arity before evaluating its arguments.
+                let given = args.len().saturating_sub(1) + usize::from(final_.is_some());
+                if given > 0 && matches!(**o, super::value::Obj::Cert { .. }) {
+                    return Err(self.errorf(format!(
+                        "{field} has arguments but cannot be invoked as function"
+                    )));
+                }
+                if let Some(want) = super::more::arity(o, field)
+                    && want != given
+                {
+                    return Err(self.errorf(format!(
+                        "wrong number of args for {field}: want {want} got {given}"
+                    )));
+                }
                 let mut argv = Vec::new();
                 for arg in args.iter().skip(1) {
                     argv.push(self.eval_arg(dot, None, arg)?);

@@ -12,7 +12,7 @@ use sha2::Digest as _;
 
 use super::exec::{Exec, FnErr};
 use super::printf;
-use super::value::{Elem, Value, deep_equal, from_json, go_quote, sprint, to_json};
+use super::value::{Elem, Obj, Value, deep_equal, from_json, go_quote, sprint, to_json};
 use super::{MAX_BCRYPT, MAX_OUTPUT};
 
 /// A Go parameter type.
@@ -871,7 +871,12 @@ fn builtin_index(_: &mut Exec<'_>, a: Vec<Value>) -> FResult {
                     },
                 }
             }
-            other => return Err(format!("can't index item of type {}", other.type_name()).into()),
+            // Go indirects a pointer before it gives up.
+            other => {
+                let t = other.type_name();
+                let t = t.strip_prefix('*').unwrap_or(&t);
+                return Err(format!("can't index item of type {t}").into());
+            }
         };
     }
     Ok(item)
@@ -933,6 +938,13 @@ fn eq(a1: &Value, rest: &[Value]) -> Result<bool, FnErr> {
                 (Value::Float(x), Value::Float(y)) => x == y,
                 (Value::Str(x), Value::Str(y)) => x == y,
                 (x, y) if x.as_int().is_some() && y.as_int().is_some() => x.as_int() == y.as_int(),
+                // Comparable Go objects of one type: `==` on the struct, or on the pointer.
+                (Value::Obj(x), Value::Obj(y)) if a1.type_name() == a.type_name() => {
+                    match (&**x, &**y) {
+                        (Obj::Version(_), Obj::Version(_)) => Rc::ptr_eq(x, y),
+                        (p, q) => p == q,
+                    }
+                }
                 _ => {
                     let is_nil = |v: &Value| v.is_nilish() || v.is_nil_list() || v.is_nil_map();
                     if a1.kind_name() != a.kind_name() && !a1.is_nilish() && !a.is_nilish() {

@@ -202,14 +202,23 @@ mod imp {
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
     use aws_lc_rs::signature::{
-        ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
-        RSA_PKCS1_SHA256,
+        ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING,
+        ECDSA_P521_SHA512_ASN1_SIGNING, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair,
+        KeyPair as _, RSA_PKCS1_SHA256,
     };
+
+    /// The curves Go's x509 reads, each with the algorithm Go signs with and its OID arc.
+    const CURVES: [(&EcdsaSigningAlgorithm, u64); 3] = [
+        (&ECDSA_P256_SHA256_ASN1_SIGNING, 2),
+        (&ECDSA_P384_SHA384_ASN1_SIGNING, 3),
+        (&ECDSA_P521_SHA512_ASN1_SIGNING, 4),
+    ];
 
     /// A private key of one of the types Sprig handles.
     pub(in super::super) enum Key {
         Rsa(RsaKeyPair),
-        Ec(EcdsaKeyPair),
+        /// The key and the last arc of its signature OID (ecdsa-with-SHA256/384/512).
+        Ec(EcdsaKeyPair, u64),
         Ed(Ed25519KeyPair),
         Dsa(Box<dsa::SigningKey>),
     }
@@ -238,6 +247,7 @@ mod imp {
             "ecdsa" => Key::Ec(
                 EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING)
                     .map_err(|_| failed("ecdsa"))?,
+                2,
             ),
             "ed25519" => Key::Ed(Ed25519KeyPair::generate().map_err(|_| failed("ed25519"))?),
             "dsa" => {
@@ -260,7 +270,7 @@ mod imp {
                     &pkcs8_inner(pkcs8.as_ref()).ok_or("bad key")?,
                 )
             }
-            Key::Ec(k) => {
+            Key::Ec(k, _) => {
                 let der = k.private_key().as_der().map_err(bad)?;
                 pem_encode("EC PRIVATE KEY", der.as_ref())
             }
@@ -304,8 +314,10 @@ mod imp {
             if let Ok(k) = RsaKeyPair::from_pkcs8(&der) {
                 return Ok(Key::Rsa(k));
             }
-            if let Ok(k) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &der) {
-                return Ok(Key::Ec(k));
+            for (alg, arc) in CURVES {
+                if let Ok(k) = EcdsaKeyPair::from_pkcs8(alg, &der) {
+                    return Ok(Key::Ec(k, arc));
+                }
             }
             if let Ok(k) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der) {
                 return Ok(Key::Ed(k));
@@ -319,9 +331,14 @@ mod imp {
             "RSA" => RsaKeyPair::from_der(&der).map(Key::Rsa).map_err(|_| {
                 "parsing RSA private key from PEM: x509: failed to parse private key".into()
             }),
-            "EC" => EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_ASN1_SIGNING, &der)
-                .map(Key::Ec)
-                .map_err(|_| {
+            "EC" => CURVES
+                .iter()
+                .find_map(|&(alg, arc)| {
+                    EcdsaKeyPair::from_private_key_der(alg, &der)
+                        .ok()
+                        .map(|k| Key::Ec(k, arc))
+                })
+                .ok_or_else(|| {
                     "parsing EC private key from PEM: x509: failed to parse EC private key".into()
                 }),
             "DSA" => parse_dsa(&der).ok_or_else(|| {
@@ -358,7 +375,7 @@ mod imp {
                 let d: PublicKeyX509Der<'_> = k.public_key().as_der().map_err(bad)?;
                 Ok(d.as_ref().to_vec())
             }
-            Key::Ec(k) => {
+            Key::Ec(k, _) => {
                 let d: PublicKeyX509Der<'_> = k.public_key().as_der().map_err(bad)?;
                 Ok(d.as_ref().to_vec())
             }
@@ -384,9 +401,9 @@ mod imp {
                     .map_err(bad)?;
                 Ok((seq(&[&oid(&[1, 2, 840, 113_549, 1, 1, 11]), &[0x05, 0x00]]), sig))
             }
-            Key::Ec(k) => {
+            Key::Ec(k, arc) => {
                 let sig = k.sign(&SystemRandom::new(), tbs).map_err(bad)?;
-                Ok((seq(&[&oid(&[1, 2, 840, 10045, 4, 3, 2])]), sig.as_ref().to_vec()))
+                Ok((seq(&[&oid(&[1, 2, 840, 10045, 4, 3, *arc])]), sig.as_ref().to_vec()))
             }
             Key::Ed(k) => Ok((seq(&[&oid(&[1, 3, 101, 112])]), k.sign(tbs).as_ref().to_vec())),
             Key::Dsa(_) => Err(

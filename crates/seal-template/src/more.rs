@@ -708,6 +708,31 @@ fn time_arg(v: &Value) -> Result<GoTime, String> {
     }
 }
 
+/// How many arguments method `name` of `o` takes, if it is a method (fields take none too).
+pub(super) fn arity(o: &Obj, name: &str) -> Option<usize> {
+    match (o, name) {
+        (Obj::Time(_), "Format" | "Add" | "Sub" | "Before" | "After" | "Equal") => Some(1),
+        (Obj::Time(_), "AddDate") => Some(3),
+        (
+            Obj::Version(_),
+            "LessThan" | "LessThanEqual" | "GreaterThan" | "GreaterThanEqual" | "Equal" | "Compare",
+        ) => Some(1),
+        (
+            Obj::Time(_),
+            "Unix" | "UnixNano" | "UnixMilli" | "Year" | "Month" | "Day" | "Hour" | "Minute"
+            | "Second" | "Nanosecond" | "YearDay" | "Weekday" | "IsZero" | "UTC" | "Local"
+            | "String",
+        ) => Some(0),
+        (
+            Obj::Version(_) | Obj::VersionValue(_),
+            "Major" | "Minor" | "Patch" | "Prerelease" | "Metadata" | "String" | "IncMajor"
+            | "IncMinor" | "IncPatch",
+        ) => Some(0),
+        (Obj::Version(_), "Original") => Some(0),
+        _ => None,
+    }
+}
+
 /// A field or method of an object: `Ok(None)` if it has none of that name.
 /// `args` are the evaluated arguments.
 pub(super) fn member(o: &Obj, name: &str, args: &[Value]) -> Result<Option<Value>, String> {

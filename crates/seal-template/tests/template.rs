@@ -571,3 +571,47 @@ fn every_function_upstream_offers_is_defined_and_has_a_case() {
         );
     }
 }
+
+/// Key generation and scrypt are the costly Sprig functions: a render gets a fixed budget of
+/// each (docs/templates.md), and the call past it fails instead of burning CPU.
+#[cfg(feature = "aws-lc")]
+#[test]
+fn key_generation_and_derive_password_are_bounded_per_render() {
+    let data = Map::new();
+    let keys = format!(
+        "{{{{ range until {} }}}}{{{{ genPrivateKey \"ed25519\" | len }}}},{{{{ end }}}}",
+        seal_template::MAX_KEYS
+    );
+    let out = render("keys", &keys, &data).expect("within the budget");
+    assert_eq!(out.matches(',').count(), seal_template::MAX_KEYS);
+    let over = format!(
+        "{{{{ range until {} }}}}{{{{ genPrivateKey \"ed25519\" | len }}}}{{{{ end }}}}",
+        seal_template::MAX_KEYS + 1
+    );
+    let err = render("keys", &over, &data).expect_err("over the budget");
+    assert!(
+        err.to_string().ends_with(&format!(
+            "error calling genPrivateKey: more than {} key generations or imports in one template",
+            seal_template::MAX_KEYS
+        )),
+        "{err}"
+    );
+    // A CA and a leaf signed by it count the CA's key as imported.
+    let certs = "{{ $ca := genCAWithKey \"ca\" 1 (genPrivateKey \"ed25519\") }}{{ range until 3 }}{{ $l := genSignedCertWithKey \"l\" nil nil 1 $ca (genPrivateKey \"ed25519\") }}{{ end }}";
+    let err = render("certs", certs, &data).expect_err("2 + 3 × 3 keys");
+    assert!(
+        err.to_string().contains("key generations or imports"),
+        "{err}"
+    );
+
+    let scrypt = format!(
+        "{{{{ range until {} }}}}{{{{ derivePassword 1 \"pin\" \"p\" \"u\" \"s\" }}}}{{{{ end }}}}",
+        seal_template::MAX_SCRYPT + 1
+    );
+    let err = render("pw", &scrypt, &data).expect_err("over the budget");
+    assert!(
+        err.to_string()
+            .contains("derivePassword calls in one template"),
+        "{err}"
+    );
+}
