@@ -434,6 +434,37 @@ async fn a_generated_key_is_hybrid_and_mixed_hybrid_and_classical_items_unseal()
     }
 }
 
+/// Wrappers append flags after the user's; as with upstream's pflag, the last value wins.
+#[tokio::test]
+#[ignore = "needs a cluster: set SEAL_E2E_KUBECONFIG"]
+async fn a_repeated_flag_takes_its_last_value() {
+    let client = client().await;
+    apply_crd(&client).await;
+    let ns = TestNs::new(&client, "seal-e2e-flags").await;
+    let ctl = Controller::start(
+        &ns.name,
+        &[
+            "--key-prefix=first-prefix",
+            "--key-prefix",
+            "second-prefix",
+            "--update-status=false",
+            "--update-status",
+        ],
+    );
+    eventually("healthz", 30, || http_get_ok(ctl.url("/healthz"))).await;
+    let keys = eventually("a generated key", 120, || {
+        let client = client.clone();
+        let ns = ns.name.clone();
+        async move { Some(active_keys(&client, &ns).await).filter(|k| !k.is_empty()) }
+    })
+    .await;
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        keys[0].metadata.generate_name.as_deref(),
+        Some("second-prefix")
+    );
+}
+
 async fn http_get_ok(url: String) -> Option<String> {
     http_get(&url)
         .await

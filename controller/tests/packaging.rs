@@ -1257,6 +1257,23 @@ fn krew_manifest_covers_four_platforms() {
     assert_eq!(seen, want);
 }
 
+/// `controller --version` prints upstream's line on stdout, which upstream's integration suite
+/// and scripts parse (`^controller version: v[0-9]+\.[0-9]+\.[0-9]+`); seal's own version goes
+/// to stderr.
+#[test]
+fn version_prints_upstreams_line() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_controller"))
+        .args(["--version", "--key-prefix=ignored", "--key-prefix=twice"])
+        .output()
+        .expect("run controller --version");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("controller version: {}\n", seal_api::UPSTREAM_VERSION)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("seal-controller"));
+}
+
 /// docs/reference.md's flag table lists every controller flag with its default.
 #[test]
 fn reference_doc_lists_every_controller_flag() {
