@@ -81,8 +81,9 @@ pub struct SealFlags {
 
     /// Seal post-quantum: every item in the hybrid RSA-OAEP + ML-KEM-768 format, to the ML-KEM
     /// key in the controller's certificate (docs/pq.md). The upstream controller cannot open it.
-    /// With reencrypt and --re-encrypt: also upgrade classical items
-    #[arg(long, global = true, env = "SEALED_SECRETS_PQ")]
+    /// With reencrypt and --re-encrypt: also upgrade classical items. Not with ui: the page seals
+    /// classical items only
+    #[arg(long, global = true, env = "SEALED_SECRETS_PQ", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true, value_parser = parse_bool)]
     pub pq: bool,
 
     /// Scope of the sealed secret: strict, namespace-wide, cluster-wide [default: strict]. An

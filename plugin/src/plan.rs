@@ -262,6 +262,9 @@ impl Plan {
             Some(Command::Unset { file, key }) => Mode::Unset { file, key },
             Some(Command::Validate { files }) => Mode::ValidateFiles(files),
             Some(Command::Reencrypt { paths, dry_run }) => Mode::Reencrypt { paths, dry_run },
+            Some(Command::Ui { .. }) if pq => bail!(
+                "--pq: the sealing page seals classical items only (browsers have no ML-KEM-768 yet); seal post-quantum with kubectl seal --pq, or unset SEALED_SECRETS_PQ for ui"
+            ),
             Some(Command::Ui { listen, no_browser }) => Mode::Ui {
                 listen,
                 open_browser: !no_browser,

@@ -74,6 +74,7 @@
 //! | `--pq`, a certificate without an ML-KEM key | `--pq --cert <cert>` (objects, `--raw`, `--merge-into {f}`, `set {f}`) | `--pq needs a certificate with an ML-KEM-768 key, and this one has none (an upstream controller's key, or one made before post-quantum support): renew the controller's key (restart it with --key-cutoff-time set to now, docs/pq.md), then fetch the certificate again`; `{f}` byte-identical | 1 |
 //! | `--pq`, an ML-KEM key the self-signature does not cover | `--pq --cert {tampered}` | `--pq: cannot use the certificate's ML-KEM key: invalid certificate: its RSA self-signature does not verify, so its ML-KEM key cannot be trusted` | 1 |
 //! | `reencrypt --pq` offline, a certificate without an ML-KEM key | `reencrypt --pq {f} …` | `1 file(s) could not be re-encrypted (FAIL lines above); …`; `{f}` byte-identical | 1 |
+//! | `ui --pq` (or `SEALED_SECRETS_PQ=true`) | `ui --pq --cert <cert>` | `--pq: the sealing page seals classical items only (browsers have no ML-KEM-768 yet); seal post-quantum with kubectl seal --pq, or unset SEALED_SECRETS_PQ for ui` | 1 |
 //! | `--recovery-unseal`, a key Secret with a bad `mlkem768.seed` | `--recovery-private-key {secret}` | `failed to load private key(s) from {secret}: Secret bad-seed: mlkem768.seed: invalid ML-KEM-768 key: a seed is 64 bytes (d ‖ z)` | 1 |
 //! | `--recovery-unseal -w {out}` | good key | none: `{out}` is written with mode 0600 (plaintext) | 0 |
 
@@ -624,6 +625,7 @@ fn bad_input_fails_on_one_line_and_touches_nothing() {
         case("reencrypt --pq with a certificate without an ML-KEM key", &["--cert", c, "--recovery-private-key", &td("keys/rsa4096.key"), "reencrypt", "--pq", &p(&good_yaml)], b"", has(&["1 file(s) could not be re-encrypted (FAIL lines above); 0 file(s) changed"]))
             .report()
             .unchanged(&good_yaml),
+        case("ui --pq", &["--cert", c, "ui", "--pq", "--no-browser"], b"", exact("--pq: the sealing page seals classical items only (browsers have no ML-KEM-768 yet); seal post-quantum with kubectl seal --pq, or unset SEALED_SECRETS_PQ for ui")),
         case("--recovery-unseal with a bad mlkem768.seed", &["--recovery-unseal", "--recovery-private-key", &p(&bad_seed_secret)], &sealed, exact(format!("failed to load private key(s) from {}: Secret bad-seed: mlkem768.seed: invalid ML-KEM-768 key: a seed is 64 bytes (d ‖ z)", p(&bad_seed_secret)))),
         // reencrypt (offline).
         case("reencrypt a non-SealedSecret file", &["--cert", c, "--recovery-private-key", &td("keys/rsa4096.key"), "reencrypt", &p(&reenc_secret)], b"", has(&["1 file(s) could not be re-encrypted (FAIL lines above); 0 file(s) changed, 0 already sealed with SHA256:"]))
