@@ -454,6 +454,33 @@ pub fn synced_at_generation(status: Option<&SealedSecretStatus>, generation: Opt
             .is_some_and(|c| c.type_ == SYNCED && c.status == "True")
 }
 
+/// True when `status` says `Synced` False for `generation`: the object was tried at its current
+/// spec and failed. A new object, or one whose first reconcile is still running, has no such
+/// status.
+pub fn failed_at_generation(status: Option<&SealedSecretStatus>, generation: Option<i64>) -> bool {
+    status.and_then(|s| s.observed_generation) == generation
+        && status
+            .and_then(|s| s.conditions.first())
+            .is_some_and(|c| c.type_ == SYNCED && c.status == "False")
+}
+
+/// How long a name freed by the deletion of a Secret that is not the SealedSecret's (foreign,
+/// or one it only patches) stays with whoever deleted it before the SealedSecret creates its
+/// own Secret there: one retry interval. A tool that deletes and recreates its Secret
+/// (`kubectl replace --force`, `helm upgrade --force`, an operator) gets its name back.
+pub const FREED_NAME_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What is left of [`FREED_NAME_GRACE`] at `now` for a name freed at `freed_at`; `None` once it
+/// is over.
+pub fn freed_grace_left(
+    freed_at: std::time::Instant,
+    now: std::time::Instant,
+) -> Option<std::time::Duration> {
+    FREED_NAME_GRACE
+        .checked_sub(now.saturating_duration_since(freed_at))
+        .filter(|d| !d.is_zero())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ownership and the write plan
 
@@ -1057,6 +1084,37 @@ mod tests {
         let mut other = mk_secret(&[("a", "x")], &[], true);
         other.metadata.owner_references.as_mut().expect("owners")[0].uid = "other".into();
         assert_eq!(ownership(&other.metadata, UID), Ownership::Unmanaged);
+    }
+
+    #[test]
+    fn a_freed_name_is_left_to_its_owner_for_one_retry_interval() {
+        let at = std::time::Instant::now();
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(freed_grace_left(at, at), Some(FREED_NAME_GRACE));
+        assert_eq!(freed_grace_left(at, at + ms(300)), Some(ms(700)));
+        assert_eq!(freed_grace_left(at, at + FREED_NAME_GRACE), None);
+        assert_eq!(freed_grace_left(at, at + ms(5000)), None);
+        // A clock reading from before the deletion (another thread's) is the whole grace.
+        assert_eq!(freed_grace_left(at + ms(10), at), Some(FREED_NAME_GRACE));
+    }
+
+    #[test]
+    fn a_failure_at_the_current_generation_is_told_from_a_new_object() {
+        let status = |generation: i64, synced: &str| SealedSecretStatus {
+            observed_generation: Some(generation),
+            conditions: vec![seal_api::SealedSecretCondition {
+                type_: SYNCED.into(),
+                status: synced.into(),
+                ..Default::default()
+            }],
+        };
+        assert!(failed_at_generation(Some(&status(2, "False")), Some(2)));
+        assert!(
+            !failed_at_generation(Some(&status(1, "False")), Some(2)),
+            "an older spec"
+        );
+        assert!(!failed_at_generation(Some(&status(2, "True")), Some(2)));
+        assert!(!failed_at_generation(None, Some(1)), "never reconciled");
     }
 
     #[test]

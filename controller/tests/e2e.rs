@@ -946,6 +946,78 @@ async fn the_secret_carries_only_the_template_and_the_status_records_it() {
     assert_eq!(item(&secret, "value"), b"two");
 }
 
+/// A tool that deletes and recreates its own Secret (`kubectl replace --force`, `helm upgrade
+/// --force`) while a SealedSecret of that name arrives gets its name back: the name freed by
+/// deleting a Secret that is not ours is left to its owner for one retry interval, and the
+/// SealedSecret then reports the conflict instead of having taken the name in the gap.
+#[tokio::test]
+#[ignore = "needs a cluster: set SEAL_E2E_KUBECONFIG"]
+async fn a_secret_deleted_and_recreated_by_its_owner_keeps_its_name() {
+    let (client, ctl_ns, app) = with_key(
+        "seal-e2e-freed",
+        "seal-e2e-freed-apps",
+        "sealed-secrets-keyfreed0",
+        "rsa2048",
+    )
+    .await;
+    let _c = Controller::start(&ctl_ns.name, &["--key-renew-period=0"]);
+    let cert = testdata("keys/rsa2048.crt");
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &app.name);
+    let theirs = |v: &str| -> Secret {
+        serde_json::from_value(json!({
+            "metadata": {"name": "app", "namespace": app.name},
+            "stringData": {"value": v},
+        }))
+        .expect("Secret")
+    };
+    secrets
+        .create(&PostParams::default(), &theirs("theirs-1"))
+        .await
+        .expect("their Secret");
+    // The controller is up and has seen the namespace's Secrets once this one is synced.
+    apply_ss(
+        &client,
+        &app.name,
+        seal_with(&cert, &app.name, "probe", "p"),
+    )
+    .await;
+    synced(&client, &app.name, "probe").await;
+
+    // Their delete and create, with our SealedSecret arriving in between.
+    secrets
+        .delete("app", &DeleteParams::default())
+        .await
+        .expect("delete theirs");
+    apply_ss(
+        &client,
+        &app.name,
+        seal_with(&cert, &app.name, "app", "ours"),
+    )
+    .await;
+    secrets
+        .create(&PostParams::default(), &theirs("theirs-2"))
+        .await
+        .expect("their Secret recreated: the name was still theirs");
+
+    let api: Api<SealedSecret> = Api::namespaced(client.clone(), &app.name);
+    eventually("the SealedSecret reports the conflict", 60, || {
+        let api = api.clone();
+        async move {
+            let ss = api.get("app").await.ok()?;
+            let c = ss.status?.conditions.first()?.clone();
+            (c.status == "False"
+                && c.message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("already exists")))
+            .then_some(())
+        }
+    })
+    .await;
+    let s = get_secret(&client, &app.name, "app").await.expect("theirs");
+    assert_eq!(item(&s, "value"), b"theirs-2");
+    assert!(s.metadata.owner_references.is_none(), "not taken over");
+}
+
 #[tokio::test]
 #[ignore = "needs a cluster: set SEAL_E2E_KUBECONFIG (and SEAL_E2E_RESTART_APISERVER)"]
 async fn an_apiserver_restart_mid_reconcile_loses_nothing() {

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -121,6 +122,9 @@ pub(super) struct State {
     /// With `--update-status=false`: the last event emitted per SealedSecret (and its uid),
     /// standing in for the status that would otherwise tell a change from a repeat.
     pub(super) last_events: HashMap<Key, (Option<String>, EventSpec)>,
+    /// Names of SealedSecrets whose Secret, not ours, was deleted: when the watch saw it. See
+    /// [`Context::freed_recently`].
+    pub(super) freed: HashMap<Key, Instant>,
 }
 
 /// A Secret as the startup list showed it.
@@ -338,6 +342,38 @@ impl Context {
         })
     }
 
+    /// The object failed, at this generation and with these keys, more than
+    /// `--max-unseal-retries` times: no retry is scheduled any more.
+    pub(super) fn retries_exhausted(&self, key: &Key, generation: Option<i64>) -> bool {
+        let epoch = self.key_epoch();
+        self.state().retries.get(key).is_some_and(|r| {
+            r.generation == generation
+                && r.key_epoch == epoch
+                && r.count > self.cfg.max_unseal_retries
+        })
+    }
+
+    /// A Secret that is not ours was deleted where a SealedSecret would create one.
+    pub(super) fn name_freed(&self, key: &Key, at: Instant) {
+        self.state().freed.insert(key.clone(), at);
+    }
+
+    /// How much longer the name stays with whoever deleted the Secret that is not ours: a
+    /// tool that deletes and recreates its Secret (`kubectl replace --force`, `helm upgrade
+    /// --force`, an operator) gets its name back instead of losing it to the SealedSecret in
+    /// the gap. `None` once the grace is over (and then forgotten).
+    pub(super) fn freed_recently(&self, key: &Key, now: Instant) -> Option<Duration> {
+        let mut st = self.state();
+        let left = st
+            .freed
+            .get(key)
+            .and_then(|at| decide::freed_grace_left(*at, now));
+        if left.is_none() {
+            st.freed.remove(key);
+        }
+        left
+    }
+
     /// Forgets everything about a SealedSecret that has gone.
     pub(super) fn forget(&self, key: &Key) {
         let mut st = self.state();
@@ -347,6 +383,7 @@ impl Context {
         st.last_events.remove(key);
         st.verified.remove(key);
         st.listed.remove(key);
+        st.freed.remove(key);
     }
 }
 
@@ -382,6 +419,16 @@ pub(super) fn written_after(written: Option<&str>, seen: Option<&str>) -> bool {
 pub(super) fn synced_now(ctx: &Context, c: &Cached) -> bool {
     let (status, _) = current_status(ctx, c.meta(), c.status.as_ref());
     decide::synced_at_generation(status.as_ref(), c.meta().generation)
+}
+
+/// Whether the object failed at its current generation and waits for something to change: its
+/// status says `Synced` False, or (without status updates) this process counted its retries out.
+/// A new object, or one in its first reconcile, is not waiting: its reconcile is queued already.
+pub(super) fn failed_now(ctx: &Context, c: &Cached) -> bool {
+    let generation = c.meta().generation;
+    let (status, _) = current_status(ctx, c.meta(), c.status.as_ref());
+    decide::failed_at_generation(status.as_ref(), generation)
+        || ctx.retries_exhausted(&key_of_cached(c), generation)
 }
 
 /// The record of the Secret for this object: this process's own (newest), else the status's.

@@ -644,6 +644,13 @@ async fn execute(
             Some(e) => Written::Secret(Box::new(e), false),
             None => Written::Done(Ok(Action::await_change())),
         },
+        Plan::Create(_) if let Some(wait) = ctx.freed_recently(key, std::time::Instant::now()) => {
+            tracing::info!(
+                ?wait,
+                "a Secret that was not ours was just deleted here; leaving the name to whoever deleted it before creating ours"
+            );
+            Written::Done(Ok(Action::requeue(wait)))
+        }
         Plan::Create(_) if !still_exists(ctx, ss).await => {
             tracing::debug!("SealedSecret has gone; not recreating its Secret");
             Written::Done(Ok(Action::await_change()))

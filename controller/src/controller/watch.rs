@@ -16,7 +16,9 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use tokio::sync::watch;
 
-use super::context::{Context, Key, Listed, key_of_cached, meta_key, recorded_digest, synced_now};
+use super::context::{
+    Context, Key, Listed, failed_now, key_of_cached, meta_key, recorded_digest, synced_now,
+};
 use super::reconcile::{error_policy, needs_listing, reconcile};
 use crate::cache::{Cached, FLUX_REQUESTED_AT};
 use crate::config::Config;
@@ -357,13 +359,12 @@ impl Driver {
     }
 
     /// A deleted owned or `managed` Secret is recreated unless `--skip-recreate`. The deletion
-    /// of any other Secret is no trigger (SPEC §6), except for a SealedSecret that is not synced
-    /// and has no retry scheduled: that Secret was what it waited for. One with a retry
-    /// scheduled (a conflict, say) finds the name free at that retry.
+    /// of any other Secret (foreign, or one we only patch) is no trigger (SPEC §6), except for
+    /// a SealedSecret that failed at its current generation and has no retry scheduled (stalled
+    /// on a conflict, say): that Secret was what it waited for. One with a retry scheduled
+    /// finds the name free at that retry; a new one, or one whose reconcile is running, plans
+    /// against what it finds (a write that meets a vanished Secret is retried like any failure).
     fn secret_deleted(&self, meta: &ObjectMeta) {
-        if self.ctx.cfg.skip_recreate {
-            return;
-        }
         let key = meta_key(meta);
         let r = ObjectRef::<Cached>::new(&key.1).within(&key.0);
         let Some(cached) = self.reader.get(&r) else {
@@ -376,7 +377,13 @@ impl Driver {
             .and_then(|a| a.get(seal_api::ANNOTATION_MANAGED))
             .is_some_and(|v| v == "true");
         let ours = decide::is_controlled_by(meta, &uid) || managed;
-        let waiting = !synced_now(&self.ctx, &cached)
+        if !ours {
+            self.ctx.name_freed(&key, std::time::Instant::now());
+        }
+        if self.ctx.cfg.skip_recreate {
+            return;
+        }
+        let waiting = failed_now(&self.ctx, &cached)
             && !self.ctx.retry_pending(&key, cached.meta().generation);
         if ours || waiting {
             self.trigger(r);
