@@ -88,7 +88,6 @@ async fn apply_crd(client: &Client) {
 
 /// A fresh namespace, deleted on drop (best effort).
 struct TestNs {
-    client: Client,
     name: String,
 }
 
@@ -101,22 +100,27 @@ impl TestNs {
         api.create(&PostParams::default(), &ns)
             .await
             .expect("create namespace");
-        TestNs {
-            client: client.clone(),
-            name,
-        }
+        TestNs { name }
     }
 }
 
 impl Drop for TestNs {
+    /// Deletes the namespace before the test's runtime goes (a task spawned on it would die
+    /// with it), on a thread with a runtime and client of its own. Left behind, a namespace's
+    /// SealedSecrets keep every later (cluster-wide) controller busy.
     fn drop(&mut self) {
-        let (client, name) = (self.client.clone(), self.name.clone());
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                let api: Api<Namespace> = Api::all(client);
-                let _ = api.delete(&name, &DeleteParams::default()).await;
-            });
-        }
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let api: Api<Namespace> = Api::all(client().await);
+                api.delete(&name, &DeleteParams::background()).await.ok()
+            })
+        })
+        .join();
     }
 }
 
