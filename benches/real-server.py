@@ -226,7 +226,9 @@ def main():
                 rows.append(run(which, flags, all_synced(ns, N), f"first start, {N} x {ITEMS}"))
                 if "restart" in phases and not flags:
                     rows.append(run(which, flags, idle(), f"restart, {N} synced"))
-                kubectl("delete", "namespace", ns, "--wait=false")
+                # Gone before the next run: a namespace still being deleted holds objects the
+                # next controller would work on (and count) too.
+                kubectl("delete", "namespace", ns, "--wait=true", "--timeout=600s")
     if "migrate" in phases:
         ns = fresh_ns("mig", M)
         # Upstream makes the Secrets (limit off, to keep the run short), then restarts as baseline.

@@ -470,13 +470,14 @@ pub fn failed_at_generation(status: Option<&SealedSecretStatus>, generation: Opt
 /// (`kubectl replace --force`, `helm upgrade --force`, an operator) gets its name back.
 pub const FREED_NAME_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// What is left of [`FREED_NAME_GRACE`] at `now` for a name freed at `freed_at`; `None` once it
-/// is over.
+/// What is left of `grace` ([`FREED_NAME_GRACE`]) at `now` for a name freed at `freed_at`;
+/// `None` once it is over.
 pub fn freed_grace_left(
+    grace: std::time::Duration,
     freed_at: std::time::Instant,
     now: std::time::Instant,
 ) -> Option<std::time::Duration> {
-    FREED_NAME_GRACE
+    grace
         .checked_sub(now.saturating_duration_since(freed_at))
         .filter(|d| !d.is_zero())
 }
@@ -515,6 +516,18 @@ pub fn is_controlled_by(meta: &ObjectMeta, uid: &str) -> bool {
             .iter()
             .flatten()
             .any(|r| r.uid == uid && r.controller == Some(true))
+}
+
+/// Whether some SealedSecret controls the Secret (an owner reference of kind `SealedSecret` in
+/// `bitnami.com` with `controller: true`), whichever it is.
+pub fn is_controlled_by_a_sealed_secret(meta: &ObjectMeta) -> bool {
+    meta.owner_references.as_ref().is_some_and(|refs| {
+        refs.iter().any(|r| {
+            r.controller == Some(true)
+                && r.kind == "SealedSecret"
+                && r.api_version.starts_with("bitnami.com/")
+        })
+    })
 }
 
 /// Upstream's ownership rules over the existing Secret's own metadata.
@@ -1090,12 +1103,24 @@ mod tests {
     fn a_freed_name_is_left_to_its_owner_for_one_retry_interval() {
         let at = std::time::Instant::now();
         let ms = std::time::Duration::from_millis;
-        assert_eq!(freed_grace_left(at, at), Some(FREED_NAME_GRACE));
-        assert_eq!(freed_grace_left(at, at + ms(300)), Some(ms(700)));
-        assert_eq!(freed_grace_left(at, at + FREED_NAME_GRACE), None);
-        assert_eq!(freed_grace_left(at, at + ms(5000)), None);
+        assert_eq!(
+            freed_grace_left(FREED_NAME_GRACE, at, at),
+            Some(FREED_NAME_GRACE)
+        );
+        assert_eq!(
+            freed_grace_left(FREED_NAME_GRACE, at, at + ms(300)),
+            Some(ms(700))
+        );
+        assert_eq!(
+            freed_grace_left(FREED_NAME_GRACE, at, at + FREED_NAME_GRACE),
+            None
+        );
+        assert_eq!(freed_grace_left(FREED_NAME_GRACE, at, at + ms(5000)), None);
         // A clock reading from before the deletion (another thread's) is the whole grace.
-        assert_eq!(freed_grace_left(at + ms(10), at), Some(FREED_NAME_GRACE));
+        assert_eq!(
+            freed_grace_left(FREED_NAME_GRACE, at + ms(10), at),
+            Some(FREED_NAME_GRACE)
+        );
     }
 
     #[test]

@@ -46,6 +46,15 @@ impl Running {
 
 /// Starts the key manager and the reconcile loop against `api` with extra flags.
 async fn start(api: &ApiDouble, flags: &[&str]) -> Running {
+    start_with(api, flags, |ctx| ctx).await
+}
+
+/// [`start`], with the context adjusted by `tweak` before the loop runs.
+async fn start_with(
+    api: &ApiDouble,
+    flags: &[&str],
+    tweak: impl FnOnce(Context) -> Context,
+) -> Running {
     let mut args = vec!["controller", "--workers=2", "--key-renew-period=0"];
     args.extend_from_slice(flags);
     let cfg = Arc::new(Config::try_parse_from(args).expect("flags"));
@@ -76,13 +85,13 @@ async fn start(api: &ApiDouble, flags: &[&str]) -> Running {
     )
     .await
     .expect("keys load");
-    let ctx = Arc::new(Context::new(
+    let ctx = Arc::new(tweak(Context::new(
         client.clone(),
         keys,
         metrics.clone(),
         cfg,
         Recorder::new(client, "test"),
-    ));
+    )));
     let synced = Arc::new(AtomicBool::new(false));
     {
         let (ctx, synced) = (ctx.clone(), synced.clone());
@@ -276,6 +285,89 @@ async fn deleting_a_foreign_secret_is_no_trigger_and_the_retry_takes_the_name() 
     wait_synced(&api, "db", "True").await;
     let sec = secret(&api, "db").expect("created at the retry");
     assert_eq!(data_item(&sec, "password"), b"ours");
+}
+
+/// A tool that deletes and recreates its Secret (`kubectl replace --force`, `helm upgrade
+/// --force`) while a SealedSecret of that name arrives: the name freed by deleting a Secret that
+/// is not ours is left to its owner (here for longer than the test runs, so no clock is raced),
+/// the owner gets it back, and the SealedSecret reports the conflict instead of having taken it.
+#[tokio::test]
+async fn a_name_freed_by_deleting_a_foreign_secret_is_left_to_its_owner() {
+    let api = double_with_key().await;
+    let theirs = |v: &str| {
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db", "namespace": NS},
+            "stringData": {"password": v},
+        })
+    };
+    api.insert(theirs("theirs-1"));
+    api.insert(sealed("probe", &[("password", "p")], "rsa2048"));
+    let c = start_with(&api, &[], |ctx| {
+        ctx.with_freed_name_grace(Duration::from_secs(3600))
+    })
+    .await;
+    wait_synced(&api, "probe", "True").await;
+
+    api.delete("v1", "Secret", Some(NS), "db");
+    eventually("the watch saw the delete", || {
+        (!c.ctx.sees_secret(NS, "db")).then_some(())
+    })
+    .await;
+    api.insert(sealed("db", &[("password", "ours")], "rsa2048"));
+    eventually("our create waits", || {
+        (c.ctx.deferral_count() == 1).then_some(())
+    })
+    .await;
+    assert!(secret(&api, "db").is_none(), "nothing created in the gap");
+
+    // Their create finds the name free; the SealedSecret sees a foreign Secret.
+    api.insert(theirs("theirs-2"));
+    let s = wait_synced(&api, "db", "False").await;
+    assert_eq!(
+        s["status"]["conditions"][0]["message"],
+        "failed update: Resource \"db\" already exists and is not managed by SealedSecret"
+    );
+    let sec = secret(&api, "db").expect("theirs");
+    assert_eq!(data_item(&sec, "password"), b"theirs-2");
+    assert!(sec["metadata"].get("ownerReferences").is_none());
+    let creates = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == Method::POST && r.path.ends_with(&format!("/{NS}/secrets")))
+        .count();
+    assert_eq!(
+        creates, 1,
+        "only the probe's Secret was created by the controller"
+    );
+}
+
+/// Without a deletion in the gap a new SealedSecret creates its Secret at once, and the
+/// deletion of a Secret it only patches is no trigger (upstream's "should not recreate").
+#[tokio::test]
+async fn deleting_a_patched_secret_is_no_trigger() {
+    let api = double_with_key().await;
+    api.insert(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "db", "namespace": NS,
+                     "annotations": {"sealedsecrets.bitnami.com/patch": "true"}},
+        "stringData": {"other": "theirs"},
+    }));
+    api.insert(sealed("db", &[("password", "ours")], "rsa2048"));
+    let c = start(&api, &[]).await;
+    wait_synced(&api, "db", "True").await;
+    assert_eq!(
+        data_item(&secret(&api, "db").expect("patched"), "password"),
+        b"ours"
+    );
+    let triggers = c.ctx.trigger_count();
+    api.delete("v1", "Secret", Some(NS), "db");
+    eventually("the watch saw the delete", || {
+        (!c.ctx.sees_secret(NS, "db")).then_some(())
+    })
+    .await;
+    assert_eq!(c.ctx.trigger_count(), triggers, "the delete was no trigger");
+    assert_eq!(c.ctx.deferral_count(), 0);
 }
 
 #[tokio::test]

@@ -171,6 +171,9 @@ pub struct Context {
     pub(super) triggers: AtomicU64,
     /// The SealedSecret cache, once [`run`](super::run) has made it.
     pub(super) store: Mutex<Option<Store<Cached>>>,
+    /// [`decide::FREED_NAME_GRACE`], unless a test set another.
+    freed_grace: Duration,
+    pub(super) deferrals: AtomicU64,
 }
 
 impl Context {
@@ -198,7 +201,22 @@ impl Context {
             requeues: AtomicU64::new(0),
             triggers: AtomicU64::new(0),
             store: Mutex::new(None),
+            freed_grace: decide::FREED_NAME_GRACE,
+            deferrals: AtomicU64::new(0),
         }
+    }
+
+    /// The same context with another grace for names freed by deleting a Secret that is not
+    /// ours (tests: a long one makes the wait observable without racing a clock).
+    #[must_use]
+    pub fn with_freed_name_grace(mut self, grace: Duration) -> Self {
+        self.freed_grace = grace;
+        self
+    }
+
+    /// How many creates waited for a name freed by deleting a Secret that was not ours.
+    pub fn deferral_count(&self) -> u64 {
+        self.deferrals.load(Ordering::SeqCst)
     }
 
     /// The same context with SealedSecret requests going through `client`.
@@ -355,7 +373,14 @@ impl Context {
 
     /// A Secret that is not ours was deleted where a SealedSecret would create one.
     pub(super) fn name_freed(&self, key: &Key, at: Instant) {
-        self.state().freed.insert(key.clone(), at);
+        let grace = self.freed_grace;
+        let mut st = self.state();
+        // Deletions anywhere in the cluster land here; only those within the grace matter.
+        if st.freed.len() >= 1024 {
+            st.freed
+                .retain(|_, t| decide::freed_grace_left(grace, *t, at).is_some());
+        }
+        st.freed.insert(key.clone(), at);
     }
 
     /// How much longer the name stays with whoever deleted the Secret that is not ours: a
@@ -367,7 +392,7 @@ impl Context {
         let left = st
             .freed
             .get(key)
-            .and_then(|at| decide::freed_grace_left(*at, now));
+            .and_then(|at| decide::freed_grace_left(self.freed_grace, *at, now));
         if left.is_none() {
             st.freed.remove(key);
         }

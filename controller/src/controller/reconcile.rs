@@ -645,6 +645,7 @@ async fn execute(
             None => Written::Done(Ok(Action::await_change())),
         },
         Plan::Create(_) if let Some(wait) = ctx.freed_recently(key, std::time::Instant::now()) => {
+            ctx.deferrals.fetch_add(1, Ordering::SeqCst);
             tracing::info!(
                 ?wait,
                 "a Secret that was not ours was just deleted here; leaving the name to whoever deleted it before creating ours"

@@ -367,15 +367,19 @@ impl Driver {
     fn secret_deleted(&self, meta: &ObjectMeta) {
         let key = meta_key(meta);
         let r = ObjectRef::<Cached>::new(&key.1).within(&key.0);
-        let Some(cached) = self.reader.get(&r) else {
-            return;
-        };
-        let uid = cached.uid().unwrap_or_default();
         let managed = meta
             .annotations
             .as_ref()
             .and_then(|a| a.get(seal_api::ANNOTATION_MANAGED))
             .is_some_and(|v| v == "true");
+        let Some(cached) = self.reader.get(&r) else {
+            // A SealedSecret of this name may arrive in the gap of a delete and create.
+            if !managed && !decide::is_controlled_by_a_sealed_secret(meta) {
+                self.ctx.name_freed(&key, std::time::Instant::now());
+            }
+            return;
+        };
+        let uid = cached.uid().unwrap_or_default();
         let ours = decide::is_controlled_by(meta, &uid) || managed;
         if !ours {
             self.ctx.name_freed(&key, std::time::Instant::now());
