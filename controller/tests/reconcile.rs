@@ -58,7 +58,23 @@ async fn start_with(
     let mut args = vec!["controller", "--workers=2", "--key-renew-period=0"];
     args.extend_from_slice(flags);
     let cfg = Arc::new(Config::try_parse_from(args).expect("flags"));
-    let client = api.client();
+    // With `--kubeclient-*` given, the clients are limited as `seal_controller::run` builds
+    // them: a bucket for Secrets and keys, one for SealedSecrets (events are not limited here).
+    let limited = flags.iter().any(|f| f.starts_with("--kubeclient-"));
+    let limit = seal_controller::throttle::ClientLimit::from_flags(
+        cfg.kubeclient_qps,
+        cfg.kubeclient_burst,
+    )
+    .expect("limit");
+    let build = || {
+        if limited {
+            seal_controller::throttle::client_with_limits(api.config(), limit, None)
+                .expect("client")
+        } else {
+            api.client()
+        }
+    };
+    let client = build();
     let keys = KeyStore::new();
     let metrics = Arc::new(Metrics::default());
     let ready = Arc::new(Readiness::default());
@@ -85,13 +101,16 @@ async fn start_with(
     )
     .await
     .expect("keys load");
-    let ctx = Arc::new(tweak(Context::new(
-        client.clone(),
-        keys,
-        metrics.clone(),
-        cfg,
-        Recorder::new(client, "test"),
-    )));
+    let ctx = Arc::new(tweak(
+        Context::new(
+            client.clone(),
+            keys,
+            metrics.clone(),
+            cfg,
+            Recorder::new(api.client(), "test"),
+        )
+        .with_sealed_client(build()),
+    ));
     let synced = Arc::new(AtomicBool::new(false));
     {
         let (ctx, synced) = (ctx.clone(), synced.clone());
@@ -1188,6 +1207,37 @@ async fn an_earlier_releases_annotated_secret_is_adopted_without_decryption_or_w
         assert!(
             s["metadata"]["annotations"][ANNOTATION_DIGEST].is_string(),
             "left as it is"
+        );
+    }
+}
+
+/// The same economy when the client limit makes every write wait: the watch then shows our own
+/// created Secret while its object's status write is still queued, which must not cost a GET.
+#[tokio::test]
+async fn new_objects_cost_two_requests_each_under_a_tight_client_limit() {
+    let names: Vec<String> = (0..20).map(|i| format!("n{i:02}")).collect();
+    let api = double_with_key().await;
+    for name in &names {
+        api.insert(sealed(name, &[("k", name)], "rsa2048"));
+    }
+    let c = start(&api, &["--kubeclient-qps=20", "--kubeclient-burst=2"]).await;
+    for name in &names {
+        wait_synced(&api, name, "True").await;
+    }
+    eventually("all reconciled", || {
+        (c.ctx.reconcile_count() >= names.len() as u64).then_some(())
+    })
+    .await;
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (per, creates) = requests_per_object(&api, &refs);
+    assert_eq!(creates, names.len(), "one create each");
+    for (name, reqs) in &per {
+        assert_eq!(
+            reqs,
+            &[format!(
+                "PUT /apis/bitnami.com/v1alpha1/namespaces/{NS}/sealedsecrets/{name}/status"
+            )],
+            "{name}: no GET of the SealedSecret or the Secret"
         );
     }
 }
