@@ -291,11 +291,7 @@ async fn deleting_a_foreign_secret_is_no_trigger_and_the_retry_takes_the_name() 
     .await;
     let triggers = c.ctx.trigger_count();
 
-    api.delete("v1", "Secret", Some(NS), "db");
-    eventually("the watch saw the delete", || {
-        (!c.ctx.sees_secret(NS, "db")).then_some(())
-    })
-    .await;
+    delete_secret_seen(&api, &c.ctx, "db").await;
     // The watch event was handled (the index changed in the same step) and queued nothing;
     // only the scheduled retry will reconcile it.
     assert_eq!(c.ctx.trigger_count(), triggers, "the delete was no trigger");
@@ -328,11 +324,7 @@ async fn a_name_freed_by_deleting_a_foreign_secret_is_left_to_its_owner() {
     .await;
     wait_synced(&api, "probe", "True").await;
 
-    api.delete("v1", "Secret", Some(NS), "db");
-    eventually("the watch saw the delete", || {
-        (!c.ctx.sees_secret(NS, "db")).then_some(())
-    })
-    .await;
+    delete_secret_seen(&api, &c.ctx, "db").await;
     api.insert(sealed("db", &[("password", "ours")], "rsa2048"));
     eventually("our create waits", || {
         (c.ctx.deferral_count() == 1).then_some(())
@@ -380,11 +372,7 @@ async fn deleting_a_patched_secret_is_no_trigger() {
         b"ours"
     );
     let triggers = c.ctx.trigger_count();
-    api.delete("v1", "Secret", Some(NS), "db");
-    eventually("the watch saw the delete", || {
-        (!c.ctx.sees_secret(NS, "db")).then_some(())
-    })
-    .await;
+    delete_secret_seen(&api, &c.ctx, "db").await;
     assert_eq!(c.ctx.trigger_count(), triggers, "the delete was no trigger");
     assert_eq!(c.ctx.deferral_count(), 0);
 }
@@ -978,24 +966,7 @@ async fn requests_per_object_are_two_new_one_migrated_zero_restarted() {
 
     // New objects: the Secret create and the status write.
     let first = start(&api, &[]).await;
-    for name in NAMES {
-        wait_synced(&api, name, "True").await;
-    }
-    eventually("all reconciled", || {
-        (first.ctx.reconcile_count() >= n).then_some(())
-    })
-    .await;
-    let (per, creates) = requests_per_object(&api, &NAMES);
-    assert_eq!(creates, NAMES.len(), "one create each");
-    for (name, reqs) in &per {
-        assert_eq!(
-            reqs,
-            &[format!(
-                "PUT /apis/bitnami.com/v1alpha1/namespaces/{NS}/sealedsecrets/{name}/status"
-            )],
-            "{name}: no GET of the SealedSecret or the Secret"
-        );
-    }
+    assert_two_requests_each(&api, &first.ctx, &NAMES).await;
     // Events are sent in the background: wait for them before counting.
     for name in NAMES {
         eventually("the Unsealed event", || {
@@ -1221,15 +1192,31 @@ async fn new_objects_cost_two_requests_each_under_a_tight_client_limit() {
         api.insert(sealed(name, &[("k", name)], "rsa2048"));
     }
     let c = start(&api, &["--kubeclient-qps=20", "--kubeclient-burst=2"]).await;
-    for name in &names {
-        wait_synced(&api, name, "True").await;
-    }
-    eventually("all reconciled", || {
-        (c.ctx.reconcile_count() >= names.len() as u64).then_some(())
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert_two_requests_each(&api, &c.ctx, &refs).await;
+}
+
+/// Deletes Secret `name` and waits until the controller's watch has seen it go.
+async fn delete_secret_seen(api: &ApiDouble, ctx: &Context, name: &str) {
+    api.delete("v1", "Secret", Some(NS), name);
+    eventually("the watch saw the delete", || {
+        (!ctx.sees_secret(NS, name)).then_some(())
     })
     .await;
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let (per, creates) = requests_per_object(&api, &refs);
+}
+
+/// Waits until every one of `names` (all new) is synced and reconciled, then checks that each
+/// cost its Secret's create and its status write and nothing else: no GET of the SealedSecret
+/// or the Secret.
+async fn assert_two_requests_each(api: &ApiDouble, ctx: &Context, names: &[&str]) {
+    for name in names {
+        wait_synced(api, name, "True").await;
+    }
+    eventually("all reconciled", || {
+        (ctx.reconcile_count() >= names.len() as u64).then_some(())
+    })
+    .await;
+    let (per, creates) = requests_per_object(api, names);
     assert_eq!(creates, names.len(), "one create each");
     for (name, reqs) in &per {
         assert_eq!(
