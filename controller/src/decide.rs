@@ -446,22 +446,24 @@ pub fn is_permanent(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(s) if s.code == 400 || s.code == 422)
 }
 
+/// `Synced`'s status (`True`, `False`, …) when `status` describes `generation` (the object's
+/// current one); `None` for a new object, or one whose status is of an older spec.
+fn synced_at(status: Option<&SealedSecretStatus>, generation: Option<i64>) -> Option<&str> {
+    let status = status.filter(|s| s.observed_generation == generation)?;
+    let first = status.conditions.first().filter(|c| c.type_ == SYNCED)?;
+    Some(first.status.as_str())
+}
+
 /// True when `status` says `Synced` True for `generation` (the object's current one).
 pub fn synced_at_generation(status: Option<&SealedSecretStatus>, generation: Option<i64>) -> bool {
-    status.and_then(|s| s.observed_generation) == generation
-        && status
-            .and_then(|s| s.conditions.first())
-            .is_some_and(|c| c.type_ == SYNCED && c.status == "True")
+    synced_at(status, generation) == Some("True")
 }
 
 /// True when `status` says `Synced` False for `generation`: the object was tried at its current
 /// spec and failed. A new object, or one whose first reconcile is still running, has no such
 /// status.
 pub fn failed_at_generation(status: Option<&SealedSecretStatus>, generation: Option<i64>) -> bool {
-    status.and_then(|s| s.observed_generation) == generation
-        && status
-            .and_then(|s| s.conditions.first())
-            .is_some_and(|c| c.type_ == SYNCED && c.status == "False")
+    synced_at(status, generation) == Some("False")
 }
 
 /// How long a name freed by the deletion of a Secret that is not the SealedSecret's (foreign,

@@ -353,8 +353,8 @@ async fn a_name_freed_by_deleting_a_foreign_secret_is_left_to_its_owner() {
     );
 }
 
-/// Without a deletion in the gap a new SealedSecret creates its Secret at once, and the
-/// deletion of a Secret it only patches is no trigger (upstream's "should not recreate").
+/// The deletion of a Secret a SealedSecret only patches is no trigger, and nothing waits on the
+/// name (upstream's "should not recreate the secret" with the patch annotation).
 #[tokio::test]
 async fn deleting_a_patched_secret_is_no_trigger() {
     let api = double_with_key().await;

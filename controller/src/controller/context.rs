@@ -348,27 +348,27 @@ impl Context {
         self.state().retries.get(key).map_or(0, |r| r.count)
     }
 
+    /// How many times the object failed at this generation and with these keys (0 when its
+    /// failures were at another generation or under other keys).
+    fn current_failures(&self, key: &Key, generation: Option<i64>) -> u32 {
+        let epoch = self.key_epoch();
+        self.state()
+            .retries
+            .get(key)
+            .filter(|r| r.generation == generation && r.key_epoch == epoch)
+            .map_or(0, |r| r.count)
+    }
+
     /// A retry is scheduled: the object failed, at this generation and with these keys, no
     /// more than `--max-unseal-retries` times.
     pub(super) fn retry_pending(&self, key: &Key, generation: Option<i64>) -> bool {
-        let epoch = self.key_epoch();
-        self.state().retries.get(key).is_some_and(|r| {
-            r.generation == generation
-                && r.key_epoch == epoch
-                && r.count > 0
-                && r.count <= self.cfg.max_unseal_retries
-        })
+        (1..=self.cfg.max_unseal_retries).contains(&self.current_failures(key, generation))
     }
 
     /// The object failed, at this generation and with these keys, more than
     /// `--max-unseal-retries` times: no retry is scheduled any more.
     pub(super) fn retries_exhausted(&self, key: &Key, generation: Option<i64>) -> bool {
-        let epoch = self.key_epoch();
-        self.state().retries.get(key).is_some_and(|r| {
-            r.generation == generation
-                && r.key_epoch == epoch
-                && r.count > self.cfg.max_unseal_retries
-        })
+        self.current_failures(key, generation) > self.cfg.max_unseal_retries
     }
 
     /// A Secret that is not ours was deleted where a SealedSecret would create one.

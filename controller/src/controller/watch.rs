@@ -372,18 +372,20 @@ impl Driver {
             .as_ref()
             .and_then(|a| a.get(seal_api::ANNOTATION_MANAGED))
             .is_some_and(|v| v == "true");
-        let Some(cached) = self.reader.get(&r) else {
-            // A SealedSecret of this name may arrive in the gap of a delete and create.
-            if !managed && !decide::is_controlled_by_a_sealed_secret(meta) {
-                self.ctx.name_freed(&key, std::time::Instant::now());
-            }
-            return;
+        let cached = self.reader.get(&r);
+        // Without a SealedSecret of this name yet (one may arrive in the gap of a delete and
+        // create), any SealedSecret's Secret counts as ours.
+        let controlled = match &cached {
+            Some(c) => decide::is_controlled_by(meta, &c.uid().unwrap_or_default()),
+            None => decide::is_controlled_by_a_sealed_secret(meta),
         };
-        let uid = cached.uid().unwrap_or_default();
-        let ours = decide::is_controlled_by(meta, &uid) || managed;
+        let ours = controlled || managed;
         if !ours {
             self.ctx.name_freed(&key, std::time::Instant::now());
         }
+        let Some(cached) = cached else {
+            return;
+        };
         if self.ctx.cfg.skip_recreate {
             return;
         }
